@@ -113,3 +113,55 @@ class FileStats:
     bytes_read: int = 0
     formats_seen: dict[str, int] = field(default_factory=dict)
     """Events per format, for files whose lines mix formats."""
+
+
+# --- findings: judgments made by the analyses --------------------------------
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One log line that supports a claim, with where it came from."""
+
+    file: str
+    line: int
+    source: str
+    clock: str
+    reading: str
+    """The time as written on the line (ISO, no zone), on ``clock``."""
+    raw: str
+
+
+@dataclass(frozen=True)
+class SignificantEvent:
+    """A benign, malicious or infrastructure event worth a line in the timeline."""
+
+    id: str
+    kind: str
+    category: str
+    """``benign``, ``malicious`` or ``infrastructure``."""
+    host: str | None
+    clock: str
+    reading: str
+    """First time, as read on ``clock`` (ISO, no zone)."""
+    reference: str | None
+    """The same instant on the reference clock (ISO), None if the clock is unaligned."""
+    end_reading: str | None
+    actors: tuple[str, ...]
+    users: tuple[str, ...]
+    summary: str
+    confidence: str
+    """``high``, ``medium`` or ``low``."""
+    count: int
+    """How many log lines this event stands for."""
+    evidence: tuple[Evidence, ...]
+    details: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """What one analysis concluded: a narrative in Markdown plus structured data."""
+
+    name: str
+    title: str
+    narrative: str
+    data: dict[str, Any]

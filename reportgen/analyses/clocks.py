@@ -1,0 +1,440 @@
+"""Q5, time: do the clocks of the sources agree, by how much do they differ, with drift?
+
+Each host is a clock (files that name no host are a clock of their own). Two
+clocks are compared through observations both recorded: the same packet seen by
+the firewall and the IDS, a web request and the firewall SYN or IDS alert that
+carried it, an SSH connection and its SYN. The matchers are data (:data:`MATCHERS`).
+
+For each pair of clocks: a coarse pass finds the dominant difference (the
+histogram mode, whole minutes, over a day either way, so zone differences of
+hours are found too); a fine pass keeps, for each observation, the nearest
+counterpart within :data:`TOLERANCE_S` of it, and only unambiguous ones. The
+offset is the median of the differences (a robust estimate), with its median
+absolute deviation, the number of pairs, and a least-squares line for drift.
+
+``reading offset`` is this clock's reading minus the other's at the same
+instant, as written in the logs; the ``implied error`` removes the zone
+difference the store assumed, leaving what the clocks themselves got wrong.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import duckdb
+
+from reportgen.clock import format_offset
+from reportgen.model import Finding
+
+NAME = "clocks"
+TITLE = "Q5 · Time: do the clocks agree?"
+
+TOLERANCE_S = 180
+"""Fine-pass window around the coarse offset, seconds."""
+SEARCH_S = 86_400
+"""Coarse search window: differences up to a day either way (zones, wrong dates)."""
+MAX_CANDIDATES = 3
+"""An observation with more counterparts than this within the window is ambiguous, and
+so is one whose counterparts went to different destinations (a sweep of a network)."""
+MIN_PAIRS = 3
+"""Fewer matched pairs than this cannot settle an offset."""
+HIGH_PAIRS, HIGH_MAD_S = 30, 30.0
+"""High confidence: at least this many pairs, spread (MAD) at most this."""
+DRIFT_MIN_S = 5.0
+"""A drift is reported when it moves the offset by more than this (and twice the
+spread) over the period the pairs cover, and is over three standard errors."""
+SAMPLE_POINTS = 300
+"""Matched pairs kept per clock pair for the chart."""
+
+
+@dataclass(frozen=True)
+class Matcher:
+    """Two kinds of event that record the same network observation."""
+
+    name: str
+    left: str
+    """``kind LIKE`` pattern of the left events."""
+    right: str
+    keys: tuple[str, ...]
+    left_where: str = "TRUE"
+    right_where: str = "TRUE"
+
+
+WEB_PORTS = "(80, 443, 8080, 8000, 8443)"
+MATCHERS: tuple[Matcher, ...] = (
+    Matcher(
+        "IDS alert and firewall log of the same packet",
+        "snort:alert",
+        "netfilter:packet",
+        ("src_ip", "src_port", "dst_ip", "dst_port"),
+        "src_port IS NOT NULL",
+    ),
+    Matcher(
+        "web request and the firewall SYN that opened it",
+        "apache:access",
+        "netfilter:packet",
+        ("src_ip",),
+        right_where=f"dst_port IN {WEB_PORTS}",
+    ),
+    Matcher(
+        "web request and the IDS alert on it",
+        "apache:access",
+        "snort:alert",
+        ("src_ip",),
+        right_where=f"dst_port IN {WEB_PORTS}",
+    ),
+    Matcher(
+        "SSH connection and its firewall SYN",
+        "syslog:sshd:%",
+        "netfilter:packet",
+        ("src_ip",),
+        "src_ip IS NOT NULL",
+        "dst_port = 22",
+    ),
+    Matcher(
+        "SSH connection and the IDS alert on it",
+        "syslog:sshd:%",
+        "snort:alert",
+        ("src_ip",),
+        "src_ip IS NOT NULL",
+        "dst_port = 22",
+    ),
+    Matcher(
+        "mail connection and its firewall SYN",
+        "syslog:sendmail:%",
+        "netfilter:packet",
+        ("src_ip",),
+        "src_ip IS NOT NULL",
+        "dst_port = 25",
+    ),
+)
+
+
+def clock_table(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``clock_of(file_id, clock)``: each file's clock (its host, or the file)."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE clock_of AS
+        SELECT file_id, coalesce(host, 'file ' || rotation_set) AS clock FROM sources""")
+
+
+def _pairs(con: duckdb.DuckDBPyConnection, m: Matcher) -> list[tuple[Any, ...]]:
+    """Unambiguous matched pairs of one matcher: (left clock, right clock, left reading,
+    difference seconds, right dst_ip, left file, left line, right file, right line)."""
+    on = " AND ".join(f"l.{k} = r.{k}" for k in m.keys)
+    return con.execute(f"""
+        WITH l AS (SELECT c.clock, e.reading, e.file, e.line, {", ".join(m.keys)}
+                   FROM events e JOIN clock_of c USING (file_id)
+                   WHERE e.kind LIKE '{m.left}' AND {m.left_where}),
+             r AS (SELECT c.clock, e.reading, e.file, e.line, e.dst_ip AS r_dst,
+                          {", ".join(m.keys)}
+                   FROM events e JOIN clock_of c USING (file_id)
+                   WHERE e.kind LIKE '{m.right}' AND {m.right_where}),
+             cand AS (SELECT l.clock AS lc, r.clock AS rc, l.reading AS lr, l.file AS lf,
+                             l.line AS ll, r.file AS rf, r.line AS rl, r.r_dst,
+                             epoch(l.reading) - epoch(r.reading) AS d
+                      FROM l JOIN r ON {on}
+                       AND r.reading BETWEEN l.reading - INTERVAL {SEARCH_S} SECOND
+                                         AND l.reading + INTERVAL {SEARCH_S} SECOND
+                      WHERE l.clock <> r.clock),
+             modes AS (SELECT lc, rc, mode(round(d / 60)) * 60 AS m FROM cand GROUP BY ALL),
+             near AS (SELECT cand.*, abs(d - m) AS gap,
+                             count(*) OVER (PARTITION BY lf, ll) AS n_cand,
+                             count(DISTINCT r_dst) OVER (PARTITION BY lf, ll) AS n_dst,
+                             row_number() OVER (PARTITION BY lf, ll ORDER BY abs(d - m), rf, rl) AS k
+                      FROM cand JOIN modes USING (lc, rc) WHERE abs(d - m) <= {TOLERANCE_S})
+        SELECT lc, rc, lr, d, r_dst, lf, ll, rf, rl FROM near
+        WHERE k = 1 AND n_cand <= {MAX_CANDIDATES} AND n_dst = 1
+        ORDER BY lc, rc, lr, lf, ll""").fetchall()
+
+
+def _stats(points: list[tuple[datetime, float]]) -> dict[str, Any]:
+    """Median, MAD, percentiles and a least-squares drift over (time, difference) points."""
+    diffs = sorted(d for _, d in points)
+    n = len(diffs)
+    median = _quantile(diffs, 0.5)
+    mad = _quantile(sorted(abs(d - median) for d in diffs), 0.5)
+    t0 = min(t for t, _ in points)
+    xs = [(t - t0).total_seconds() / 86_400 for t, _ in points]
+    ys = [d for _, d in points]
+    slope = intercept = stderr = 0.0
+    if n >= 3 and max(xs) - min(xs) > 0.01:
+        mx, my = sum(xs) / n, sum(ys) / n
+        sxx = sum((x - mx) ** 2 for x in xs)
+        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
+        slope = sxy / sxx
+        intercept = my - slope * mx
+        residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
+        stderr = math.sqrt(residual / (n - 2) / sxx) if n > 2 else 0.0
+    else:
+        intercept = median
+    span_days = max(xs) - min(xs) if xs else 0.0
+    drift_real = (
+        n >= 10 and abs(slope) > 3 * stderr and abs(slope) * span_days > max(2 * mad, DRIFT_MIN_S)
+    )
+    return {
+        "n": n,
+        "median_s": round(median, 1),
+        "mad_s": round(mad, 1),
+        "p05_s": round(_quantile(diffs, 0.05), 1),
+        "p95_s": round(_quantile(diffs, 0.95), 1),
+        "drift_s_per_day": round(slope, 2),
+        "drift_stderr": round(stderr, 2),
+        "drift_significant": drift_real,
+        "intercept_s": round(intercept, 1),
+        "t0": t0.isoformat(),
+        "span_days": round(span_days, 2),
+    }
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    pos = (len(values) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+
+
+def _confidence(stats: dict[str, Any]) -> str:
+    if stats["n"] < MIN_PAIRS:
+        return "none"
+    if stats["n"] >= HIGH_PAIRS and stats["mad_s"] <= HIGH_MAD_S:
+        return "high"
+    return "medium" if stats["n"] >= 10 else "low"
+
+
+def _zones(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
+    rows = con.execute("""
+        SELECT c.clock, list(DISTINCT s.format ORDER BY s.format), count(DISTINCT s.file_id),
+               sum(s.events), mode(e.utc_offset), any_value(s.zone), any_value(s.zone_basis),
+               any_value(s.host)
+        FROM sources s JOIN clock_of c USING (file_id)
+        LEFT JOIN (SELECT file_id, mode(utc_offset) AS utc_offset FROM events GROUP BY file_id) e
+             USING (file_id)
+        WHERE s.events > 0 GROUP BY c.clock ORDER BY c.clock""").fetchall()
+    return {
+        clock: {
+            "id": clock,
+            "host": host,
+            "formats": formats,
+            "files": files,
+            "events": int(events),
+            "utc_offset_s": offset,
+            "zone": zone,
+            "zone_basis": basis,
+        }
+        for clock, formats, files, events, offset, zone, basis, host in rows
+    }
+
+
+def analyze(con: duckdb.DuckDBPyConnection) -> Finding:
+    """Measure the offset and drift between every pair of clocks that share observations."""
+    clock_table(con)
+    clocks = _zones(con)
+    pooled: dict[tuple[str, str], list[tuple[datetime, float, str]]] = {}
+    evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
+    addresses: dict[str, dict[str, int]] = {}
+    for m in MATCHERS:
+        for lc, rc, lr, d, r_dst, lf, ll, rf, rl in _pairs(con, m):
+            a, b, sign = (lc, rc, 1.0) if lc < rc else (rc, lc, -1.0)
+            pooled.setdefault((a, b), []).append((lr, sign * d, m.name))
+            evidence.setdefault((a, b), []).append(
+                {"left": [lf, ll], "right": [rf, rl], "difference_s": sign * d, "matcher": m.name}
+            )
+            if m.left in ("apache:access", "syslog:sshd:%", "syslog:sendmail:%") and r_dst:
+                host = clocks.get(lc, {}).get("host")
+                if host:
+                    addresses.setdefault(host, {})
+                    addresses[host][r_dst] = addresses[host].get(r_dst, 0) + 1
+    pairs = []
+    for (a, b), pts in sorted(pooled.items()):
+        stats = _stats([(t, d) for t, d, _ in pts])
+        za, zb = clocks[a]["utc_offset_s"] or 0, clocks[b]["utc_offset_s"] or 0
+        matchers = sorted({name for _, _, name in pts})
+        step = max(1, len(pts) // SAMPLE_POINTS)
+        pairs.append(
+            {
+                "clock": a,
+                "other": b,
+                **stats,
+                "confidence": _confidence(stats),
+                "matchers": {name: sum(1 for p in pts if p[2] == name) for name in matchers},
+                "zone_difference_s": za - zb,
+                "implied_error_s": round(stats["median_s"] - (za - zb), 1),
+                "samples": [{"t": t.isoformat(), "d": d} for t, d, _ in pts[::step]],
+                "examples": evidence[(a, b)][:: max(1, len(pts) // 5)][:5],
+            }
+        )
+    usable = [p for p in pairs if p["confidence"] != "none"]
+    reference = _reference(clocks, usable)
+    offsets = _offsets_to(reference, clocks, usable)
+    data = {
+        "clocks": list(clocks.values()),
+        "pairs": pairs,
+        "reference": reference,
+        "offsets": offsets,
+        "addresses": {
+            h: sorted(v.items(), key=lambda kv: (-kv[1], kv[0])) for h, v in addresses.items()
+        },
+        "method": {
+            "matchers": [m.name for m in MATCHERS],
+            "tolerance_s": TOLERANCE_S,
+            "search_s": SEARCH_S,
+            "min_pairs": MIN_PAIRS,
+        },
+    }
+    return Finding(NAME, TITLE, _narrative(data), data)
+
+
+def _reference(clocks: dict[str, dict[str, Any]], pairs: list[dict[str, Any]]) -> str | None:
+    """The clock most tied to the others (most matched pairs), else the busiest."""
+    if not clocks:
+        return None
+    weight = {c: 0 for c in clocks}
+    for p in pairs:
+        weight[p["clock"]] += p["n"]
+        weight[p["other"]] += p["n"]
+    return max(clocks, key=lambda c: (weight[c], clocks[c]["events"], c))
+
+
+def _offsets_to(
+    reference: str | None, clocks: dict[str, dict[str, Any]], pairs: list[dict[str, Any]]
+) -> dict[str, dict[str, Any]]:
+    """Each clock's reading offset from the reference (composed along the best path)."""
+    result: dict[str, dict[str, Any]] = {}
+    if reference is None:
+        return result
+    result[reference] = {
+        "offset_s": 0.0,
+        "drift_s_per_day": 0.0,
+        "t0": None,
+        "via": [],
+        "confidence": "reference",
+        "mad_s": 0.0,
+    }
+    frontier = [reference]
+    while frontier:
+        nxt = []
+        for known in frontier:
+            for p in sorted(pairs, key=lambda p: -p["n"]):
+                if known not in (p["clock"], p["other"]):
+                    continue
+                other = p["other"] if p["clock"] == known else p["clock"]
+                if other in result:
+                    continue
+                sign = 1.0 if p["clock"] == other else -1.0  # offset(other - known)
+                base = result[known]
+                drift = sign * p["drift_s_per_day"] if p["drift_significant"] else 0.0
+                result[other] = {
+                    "offset_s": round(base["offset_s"] + sign * p["median_s"], 1),
+                    "drift_s_per_day": round(base["drift_s_per_day"] + drift, 2),
+                    "t0": p["t0"],
+                    "intercept_s": round(sign * p["intercept_s"], 1),
+                    "via": [*base["via"], known],
+                    "confidence": p["confidence"],
+                    "mad_s": p["mad_s"],
+                }
+                nxt.append(other)
+        frontier = nxt
+    for clock in clocks:
+        result.setdefault(
+            clock,
+            {
+                "offset_s": None,
+                "drift_s_per_day": None,
+                "t0": None,
+                "via": [],
+                "confidence": "none",
+                "mad_s": None,
+            },
+        )
+    return result
+
+
+def to_reference(
+    offsets: dict[str, dict[str, Any]], clock: str, reading: datetime
+) -> datetime | None:
+    """A reading of ``clock`` as the reference clock would have read the same instant."""
+    o = offsets.get(clock)
+    if o is None or o["offset_s"] is None:
+        return None
+    shift = o["offset_s"]
+    if o["drift_s_per_day"] and o["t0"]:
+        days = (reading - datetime.fromisoformat(o["t0"])).total_seconds() / 86_400
+        shift = o["intercept_s"] + o["drift_s_per_day"] * days
+    return reading - timedelta(seconds=shift)
+
+
+def _fmt_s(seconds: float) -> str:
+    sign = "-" if seconds < 0 else "+"
+    s = abs(seconds)
+    if s < 120:
+        return f"{sign}{s:.0f} s"
+    h, rem = divmod(s, 3600)
+    m, sec = divmod(rem, 60)
+    return (
+        f"{sign}{int(h)} h {int(m):02d} min {sec:02.0f} s"
+        if h
+        else f"{sign}{int(m)} min {sec:02.0f} s"
+    )
+
+
+def _narrative(data: dict[str, Any]) -> str:
+    clocks = {c["id"]: c for c in data["clocks"]}
+    lines = [
+        f"The bundle has **{len(clocks)} clocks** (one per host; files that name no host "
+        "count as their own clock)."
+    ]
+    for c in clocks.values():
+        zone = c["zone"] or "unknown"
+        lines.append(f"- `{c['id']}`: {', '.join(c['formats'])}; zone {zone} ({c['zone_basis']}).")
+    ref = data["reference"]
+    if ref:
+        lines.append(
+            f"\nThe reference clock is `{ref}`, the one most tied to the others by "
+            "matched observations; every time in this report says which clock it is on."
+        )
+    for p in data["pairs"]:
+        if p["confidence"] == "none":
+            lines.append(
+                f"\n`{p['clock']}` vs `{p['other']}`: only {p['n']} matched pair(s); "
+                "too few to settle an offset."
+            )
+            continue
+        drift = (
+            f"a drift of {p['drift_s_per_day']:+.1f} s/day (±{p['drift_stderr']:.1f})"
+            if p["drift_significant"]
+            else f"no significant drift ({p['drift_s_per_day']:+.2f} ± {p['drift_stderr']:.2f} s/day "
+            f"over {p['span_days']:.0f} days)"
+        )
+        lines.append(
+            f"\n**`{p['clock']}` vs `{p['other']}`**: readings differ by **{_fmt_s(p['median_s'])}** "
+            f"(median of {p['n']:,} matched pairs, spread ±{p['mad_s']:.0f} s MAD, 90% within "
+            f"{_fmt_s(p['p05_s'])} … {_fmt_s(p['p95_s'])}), with {drift}; confidence "
+            f"{p['confidence']}. Matched by: "
+            + "; ".join(f"{k} ({v:,})" for k, v in p["matchers"].items())
+            + "."
+        )
+        if p["zone_difference_s"]:
+            lines.append(
+                f"The store placed these clocks {format_offset(p['zone_difference_s'])} apart "
+                f"by their zones, so the clocks themselves disagree by "
+                f"**{_fmt_s(p['implied_error_s'])}**."
+            )
+        elif abs(p["implied_error_s"]) > max(5, 2 * p["mad_s"]):
+            lines.append(
+                f"With the same zone assumed on both, the clocks disagree by "
+                f"**{_fmt_s(p['implied_error_s'])}**."
+            )
+        else:
+            lines.append("Within the spread of the matches, these clocks agree.")
+    unaligned = [c for c, o in data["offsets"].items() if o["offset_s"] is None]
+    if unaligned:
+        lines.append(
+            "\nNo shared observations tie "
+            + ", ".join(f"`{c}`" for c in unaligned)
+            + " to the reference clock: their times are shown on their own clocks only, "
+            "and cannot be compared with the others beyond their zone assumptions."
+        )
+    return "\n".join(lines)
