@@ -103,6 +103,25 @@ def build_parser() -> argparse.ArgumentParser:
     ingest.add_argument("logdir", help="directory, file or archive of logs")
     ingest.add_argument("--out", required=True, help="output directory")
     _input_options(ingest)
+    report = sub.add_parser("report", help="ingest, analyze and write the report into SITE/NAME/")
+    report.add_argument("logdir", nargs="?", help="directory, file or archive of logs")
+    report.add_argument("--out", default="site", help="site directory (default: site)")
+    report.add_argument("--name", help="report name (default: the input's name)")
+    report.add_argument(
+        "--demo", action="store_true", help="report on the built-in demo incident instead of LOGDIR"
+    )
+    report.add_argument(
+        "--generated-at",
+        help="timestamp to print in the report "
+        "(default: SOURCE_DATE_EPOCH if set, else none: output stays reproducible)",
+    )
+    _input_options(report)
+    demo = sub.add_parser("demo", help="write the built-in demo incident and its answer key")
+    demo.add_argument("outdir")
+    demo.add_argument("--seed", type=int, default=1)
+    demo.add_argument("--scale", type=float, default=0.1, help="1 is about 50 MB of logs")
+    demo.add_argument("--offset", type=float, help="planted clock offset of the server, seconds")
+    demo.add_argument("--drift", type=float, help="planted drift, seconds per day")
     return parser
 
 
@@ -192,6 +211,49 @@ def _short(text: str, width: int = 40) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1) :]
 
 
+def _generated_at(args: argparse.Namespace) -> str | None:
+    if args.generated_at:
+        return str(args.generated_at)
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    if epoch and epoch.isdigit():
+        from datetime import UTC, datetime
+
+        return datetime.fromtimestamp(int(epoch), UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return None
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from reportgen import demo
+
+    if not 0 < args.scale <= 1000:
+        raise UsageError(f"--scale {args.scale}: expected a number above 0 and at most 1000")
+    truth = demo.write(demo.plan(args.seed, args.scale, args.offset, args.drift), Path(args.outdir))
+    print(f"{args.outdir}/bundle: {truth['lines']:,} lines; answer key: {args.outdir}/truth.json")
+    return EXIT_OK
+
+
+def _report(args: argparse.Namespace, console: Console) -> int:
+    if args.demo:
+        from reportgen import demo
+
+        logdir = demo.cached_bundle()
+        name = args.name or "demo-incident"
+    else:
+        if not args.logdir:
+            raise UsageError("report needs LOGDIR (or --demo)")
+        logdir = args.logdir
+        name = args.name or os.path.basename(os.path.normpath(logdir)).split(".")[0] or "report"
+    _check_input(logdir)
+    options = _options(args)
+    result = pipeline.run(logdir, args.out, name, options, console.progress, _generated_at(args))
+    console.summary(result)
+    timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
+    console.out.print(f"report: {result.report}  ({timings})")
+    return EXIT_ATTENTION if result.needs_attention else EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     parser = build_parser()
@@ -204,6 +266,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     console = Console()
     try:
+        if args.command == "report":
+            return _report(args, console)
+        if args.command == "demo":
+            return _demo(args)
         _check_input(args.logdir)
         options = _options(args)
         if args.command == "ingest":

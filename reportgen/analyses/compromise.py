@@ -26,7 +26,7 @@ FOLLOW_ON = timedelta(hours=48)
 """Malicious events this long after an entry (and before the next) are chained to it."""
 C2_AFTER_DOWNLOAD = timedelta(hours=1)
 
-ENTRY_KINDS = ("web_exploit", "intruder_login", "backdoor_account")
+ENTRY_KINDS = ("web_exploit", "intruder_login")
 FOLLOW_KINDS = (
     "tool_download",
     "command_execution",
@@ -35,6 +35,7 @@ FOLLOW_KINDS = (
     "outbound_attack",
     "backdoor",
     "privilege_escalation",
+    "backdoor_account",
 )
 
 EVIDENCE_RANK: tuple[tuple[str, int, str], ...] = (
@@ -219,27 +220,26 @@ def _compromises(entries: list[SignificantEvent], actor_of: dict[str, str]) -> l
 def _chain(
     compromises: list[dict[str, Any]], events: list[SignificantEvent], actor_of: dict[str, str]
 ) -> None:
-    """Attach follow-on events: same attacker first, else the latest entry before them."""
-    starts = sorted(
-        ((datetime.fromisoformat(c["start"]), c) for c in compromises), key=lambda x: x[0]
-    )
+    """Attach follow-on events: to the attacker's own compromise when the event names it,
+    else to the compromise with the latest entry in the FOLLOW_ON window before the event."""
+    by_id = {e.id: e for e in events}
+    entries = [(c, [_time(by_id[x]) for x in c["entries"]]) for c in compromises]
     for e in events:
         if e.kind not in FOLLOW_KINDS:
             continue
         t = _time(e)
-        owner = None
-        for start, c in starts:
-            same = any(actor_of.get(a) == c["actor"] for a in e.actors) and e.kind in (
-                "tool_download",
-                "command_execution",
-            )
-            if same and start - timedelta(minutes=5) <= t:
-                owner = c
-        if owner is None:
-            before = [
-                (s, c) for s, c in starts if s <= t and t - s <= FOLLOW_ON and c["vector"] != "ssh"
-            ]
-            owner = before[-1][1] if before else None
+        own = [
+            c
+            for c, times in entries
+            if any(actor_of.get(a) == c["actor"] for a in e.actors)
+            and any(s - timedelta(minutes=5) <= t for s in times)
+        ]
+        recent = [
+            (max(s for s in times if s <= t), c)
+            for c, times in entries
+            if any(timedelta(0) <= t - s <= FOLLOW_ON for s in times)
+        ]
+        owner = own[-1] if own else (max(recent, key=lambda x: x[0])[1] if recent else None)
         if owner is not None and e.id not in owner["chain"]:
             owner["chain"].append(e.id)
             owner["chain_kinds"].append(e.kind)

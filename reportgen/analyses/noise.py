@@ -18,9 +18,9 @@ from typing import Any
 
 import duckdb
 
+from reportgen import store
 from reportgen.analyses.families import BY_KEY, FAMILIES, Family
 from reportgen.analyses.profile import server_addresses, service_ports
-from reportgen import store
 from reportgen.model import Finding
 
 NAME = "noise"
@@ -108,17 +108,17 @@ def classify_table(con: duckdb.DuckDBPyConnection, profile: Finding) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE noise AS
         SELECT 'firewall' AS via, host AS sensor, file, line, reading, src_ip, dst_ip, dst_port,
                proto, NULL AS signature, {firewall_case()} AS family
-        FROM events WHERE kind = 'netfilter:packet' AND NOT {internal_src}
+        FROM ev WHERE kind = 'netfilter:packet' AND NOT {internal_src}
         UNION ALL
         SELECT 'IDS', host, file, line, reading, src_ip, dst_ip, dst_port, proto, message,
-               {ids_case()} FROM events WHERE kind = 'snort:alert' AND NOT {internal_src}
+               {ids_case()} FROM ev WHERE kind = 'snort:alert' AND NOT {internal_src}
         UNION ALL
         SELECT * FROM (SELECT 'web', host, file, line, reading, src_ip, NULL, dst_port, 'tcp',
-               NULL, {web_case()} AS family FROM events WHERE kind = 'apache:access')
+               NULL, {web_case()} AS family FROM ev WHERE kind = 'apache:access')
         WHERE family IS NOT NULL
         UNION ALL
         SELECT * FROM (SELECT 'syslog', host, file, line, reading, src_ip, NULL, NULL, NULL, NULL,
-               {syslog_case()} AS family FROM events WHERE source = 'syslog')
+               {syslog_case()} AS family FROM ev WHERE source = 'syslog')
         WHERE family IS NOT NULL""")
 
 

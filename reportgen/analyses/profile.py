@@ -70,7 +70,7 @@ def host_roles(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
                    count(*) FILTER (WHERE kind IN ('netfilter:packet', 'snort:alert')),
                    count(*) FILTER (WHERE kind NOT IN ('netfilter:packet', 'snort:alert')
                                     AND program IS DISTINCT FROM 'kernel')
-            FROM events WHERE host IS NOT NULL GROUP BY host ORDER BY host""").fetchall()
+            FROM ev WHERE host IS NOT NULL GROUP BY host ORDER BY host""").fetchall()
     }
 
 
@@ -109,12 +109,12 @@ def analyze(con: duckdb.DuckDBPyConnection, clocks: Finding) -> Finding:
 
 def _platform(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, Any]:
     kernel = con.execute(
-        """SELECT extra->>'version', count(*) FROM events
+        """SELECT extra->>'version', count(*) FROM ev
         WHERE host = ? AND kind = 'syslog:kernel:boot' GROUP BY 1 ORDER BY 2 DESC LIMIT 1""",
         [host],
     ).fetchone()
     banner = con.execute(
-        """SELECT message FROM events WHERE host = ?
+        """SELECT message FROM ev WHERE host = ?
         AND kind = 'apache:error:started' ORDER BY ts DESC LIMIT 1""",
         [host],
     ).fetchone()
@@ -127,7 +127,7 @@ def _platform(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, Any]:
         distro = d.group(1) if d else None
     os_name = "Linux" if kernel else ("Unix-like" if web else None)
     if kernel is None and store.scalar(
-        con, "SELECT count(*) FROM events WHERE host = ? AND source = 'syslog'", [host]
+        con, "SELECT count(*) FROM ev WHERE host = ? AND source = 'syslog'", [host]
     ):
         os_name = "Unix-like (syslog)"
     return {
@@ -142,7 +142,7 @@ def _platform(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, Any]:
 def _services(con: duckdb.DuckDBPyConnection, host: str) -> list[dict[str, Any]]:
     found: dict[str, dict[str, Any]] = {}
     for program, n in con.execute(
-        """SELECT program, count(*) FROM events
+        """SELECT program, count(*) FROM ev
             WHERE host = ? AND program IS NOT NULL AND source = 'syslog' GROUP BY 1""",
         [host],
     ).fetchall():
@@ -155,7 +155,7 @@ def _services(con: duckdb.DuckDBPyConnection, host: str) -> list[dict[str, Any]]
             entry["lines"] += n
     web = con.execute(
         """SELECT count(*), count(*) FILTER (WHERE outcome LIKE '2%'),
-        count(DISTINCT dst_port) FROM events WHERE host = ? AND kind = 'apache:access'""",
+        count(DISTINCT dst_port) FROM ev WHERE host = ? AND kind = 'apache:access'""",
         [host],
     ).fetchone()
     if web and web[0]:
@@ -166,7 +166,7 @@ def _services(con: duckdb.DuckDBPyConnection, host: str) -> list[dict[str, Any]]
         entry["lines"] += web[0]
         entry["answered_2xx"] = web[1]
     ssl = con.execute(
-        """SELECT count(*) FROM events WHERE host = ? AND source = 'apache_error'
+        """SELECT count(*) FROM ev WHERE host = ? AND source = 'apache_error'
         AND (message LIKE '%SSL%' OR message LIKE '%certificate%')""",
         [host],
     ).fetchone()
@@ -181,7 +181,7 @@ def _services(con: duckdb.DuckDBPyConnection, host: str) -> list[dict[str, Any]]
             },
         )
     for (service,) in con.execute(
-        """SELECT DISTINCT extra->>'service' FROM events
+        """SELECT DISTINCT extra->>'service' FROM ev
             WHERE host = ? AND kind = 'syslog:xinetd:start'""",
         [host],
     ).fetchall():
@@ -202,7 +202,7 @@ def _sensor_kinds(con: duckdb.DuckDBPyConnection, host: str) -> dict[str, int]:
     return dict(
         con.execute(
             """SELECT CASE source WHEN 'netfilter' THEN 'firewall'
-        WHEN 'snort' THEN 'IDS' ELSE 'other' END, count(*) FROM events WHERE host = ?
+        WHEN 'snort' THEN 'IDS' ELSE 'other' END, count(*) FROM ev WHERE host = ?
         GROUP BY 1 ORDER BY 1""",
             [host],
         ).fetchall()

@@ -51,10 +51,11 @@ EXECUTION_WINDOW = timedelta(minutes=45)
 SCAN_DESTINATIONS = 10
 """Outbound connections to this many hosts on one port within SCAN_WINDOW are a scan."""
 SCAN_WINDOW = timedelta(minutes=10)
-GAP_MIN = timedelta(hours=1)
-GAP_EXPECTED = 500
-"""A sensor gap lasts at least GAP_MIN, where its average rate predicts at least
-GAP_EXPECTED records, while another sensor kept logging."""
+GAP_MIN = timedelta(minutes=30)
+GAP_EXPECTED = 30
+"""A sensor gap lasts at least GAP_MIN where at least GAP_EXPECTED records were expected
+(a Poisson chance of silence below 1e-13)."""
+GAP_MIN_RECORDS = 100
 SHUTDOWN_WINDOW = timedelta(minutes=30)
 ROUTINE_MIN = 3
 """A periodic event seen this many times at the same hour of day is routine."""
@@ -154,14 +155,14 @@ def _decode(text: str) -> str:
 def detect_logins(ctx: Context) -> list[Draft]:
     """Accepted remote logins: intruders (shared account, after brute force) or administrators."""
     drafts: list[Draft] = []
-    logins = ctx.rows("""SELECT host, "user", src_ip, reading, file, line, action FROM events
+    logins = ctx.rows("""SELECT host, "user", src_ip, reading, file, line, action FROM ev
         WHERE kind = 'syslog:sshd:accepted' ORDER BY host, "user", src_ip, reading""")
     networks: dict[tuple[str, str], set[str]] = defaultdict(set)
     for host, user, ip, *_ in logins:
         networks[(host, user)].add(_net16(ip))
     failures = {
         (ip): n
-        for ip, n in ctx.rows("""SELECT src_ip, count(*) FROM events
+        for ip, n in ctx.rows("""SELECT src_ip, count(*) FROM ev
         WHERE kind IN ('syslog:sshd:failed', 'syslog:sshd:invalid_user') GROUP BY 1""")
     }
     sessions: list[list[tuple[Any, ...]]] = []
@@ -175,7 +176,7 @@ def detect_logins(ctx: Context) -> list[Draft]:
         host, user, ip, start = session[0][:4]
         nets = networks[(host, user)]
         before = ctx.rows(
-            """SELECT count(*) FROM events WHERE src_ip = ? AND host = ?
+            """SELECT count(*) FROM ev WHERE src_ip = ? AND host = ?
             AND kind IN ('syslog:sshd:failed', 'syslog:sshd:invalid_user', 'syslog:pam:auth_failure')
             AND reading BETWEEN ? AND ?""",
             [ip, host, start - BRUTE_FORCE_WINDOW, start],
@@ -236,7 +237,7 @@ def detect_logins(ctx: Context) -> list[Draft]:
                 )
             )
     for host, tty, reading, file, line in ctx.rows("""SELECT host, extra->>'tty', reading, file,
-            line FROM events WHERE kind = 'syslog:login:root_login' AND src_ip IS NULL"""):
+            line FROM ev WHERE kind = 'syslog:login:root_login' AND src_ip IS NULL"""):
         drafts.append(
             Draft(
                 "admin_login",
@@ -258,7 +259,7 @@ def _execution_output(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """Error-log lines from ``ip`` that are command output, and interpreter failures."""
     rows = ctx.rows(
-        """SELECT reading, file, line, message FROM events
+        """SELECT reading, file, line, message FROM ev
         WHERE source = 'apache_error' AND src_ip = ? AND reading BETWEEN ? AND ?
         ORDER BY reading, file, line""",
         [ip, start, end + EXECUTION_WINDOW],
@@ -275,7 +276,7 @@ def _execution_output(
 def detect_web_attacks(ctx: Context) -> list[Draft]:
     """Command injection and remote file inclusion, split into those that ran and those that did not."""
     requests = ctx.rows("""SELECT host, src_ip, reading, file, line, message, outcome,
-        extra->>'agent' FROM events WHERE kind = 'apache:access' ORDER BY src_ip, reading, line""")
+        extra->>'agent' FROM ev WHERE kind = 'apache:access' ORDER BY src_ip, reading, line""")
     by_client: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
     for row in requests:
         decoded = _decode(row[5])
@@ -444,7 +445,7 @@ def _outbound_rows(ctx: Context, where: str) -> list[tuple[Any, ...]]:
         return []
     return ctx.rows(
         f"""SELECT host, src_ip, dst_ip, dst_port, reading, file, line, source, message
-        FROM events WHERE source IN ('netfilter', 'snort') AND src_ip IN (SELECT unnest(?))
+        FROM ev WHERE source IN ('netfilter', 'snort') AND src_ip IN (SELECT unnest(?))
         AND {where} ORDER BY reading, file, line""",
         [sorted(ctx.addresses)],
     )
@@ -455,7 +456,7 @@ def detect_c2(ctx: Context) -> list[Draft]:
     ports = ", ".join(str(p) for p in C2_PORTS)
     rows = _outbound_rows(ctx, f"(dst_port IN ({ports}) OR message LIKE '%IRC%')")
     inbound_irc = ctx.rows(
-        """SELECT host, src_ip, dst_ip, src_port, reading, file, line FROM events
+        """SELECT host, src_ip, dst_ip, src_port, reading, file, line FROM ev
         WHERE kind = 'snort:alert' AND message LIKE '%IRC%' AND dst_ip IN (SELECT unnest(?))
         ORDER BY reading""",
         [sorted(ctx.addresses) or [""]],
@@ -541,7 +542,7 @@ def detect_outbound_attacks(ctx: Context) -> list[Draft]:
     grouped: dict[tuple[str, str], list[tuple[Any, ...]]] = defaultdict(list)
     for r in ctx.rows(
         """SELECT host, src_ip, dst_ip, dst_port, reading, file, line, source, message
-            FROM events WHERE source = 'snort' AND src_ip IN (SELECT unnest(?))
+            FROM ev WHERE source = 'snort' AND src_ip IN (SELECT unnest(?))
             AND dst_ip NOT IN (SELECT unnest(?)) AND message NOT LIKE '%IRC%'
             AND message NOT LIKE 'ICMP%'
             AND coalesce(CAST(extra->>'priority' AS INTEGER), 3) <= 2 ORDER BY reading""",
@@ -579,7 +580,7 @@ def detect_accounts(ctx: Context) -> list[Draft]:
     """Accounts added, changed, removed; a new UID 0 account is a backdoor."""
     drafts = []
     for host, kind, user, uid, reading, file, line in ctx.rows("""SELECT host, kind, "user",
-            extra->>'uid', reading, file, line FROM events WHERE kind LIKE 'syslog:account:%'
+            extra->>'uid', reading, file, line FROM ev WHERE kind LIKE 'syslog:account:%'
             ORDER BY reading"""):
         action = kind.rsplit(":", 1)[1].replace("_", " ")
         if kind.endswith("user_added") and uid == "0":
@@ -620,7 +621,7 @@ def detect_privilege(ctx: Context, intruders: set[str]) -> list[Draft]:
     drafts = []
     for host, kind, user, target, reading, file, line in ctx.rows(
         """SELECT host, kind, "user",
-            coalesce(extra->>'target', "user"), reading, file, line FROM events
+            coalesce(extra->>'target', "user"), reading, file, line FROM ev
             WHERE kind IN ('syslog:su:success', 'syslog:sudo:command', 'syslog:pam:session_opened')
             AND (kind <> 'syslog:pam:session_opened' OR extra->>'by' IN (SELECT unnest(?)))
             ORDER BY reading""",
@@ -648,16 +649,16 @@ def detect_boots(ctx: Context) -> list[Draft]:
     """Boots (clean or abrupt), shutdowns."""
     drafts = []
     for host, reading, version, file, line in ctx.rows("""SELECT host, reading, extra->>'version',
-            file, line FROM events WHERE kind = 'syslog:kernel:boot' ORDER BY reading"""):
+            file, line FROM ev WHERE kind = 'syslog:kernel:boot' ORDER BY reading"""):
         signs = ctx.rows(
-            """SELECT reading, file, line, kind FROM events WHERE host = ?
+            """SELECT reading, file, line, kind FROM ev WHERE host = ?
             AND reading BETWEEN ? AND ? AND kind IN ('syslog:system:shutdown',
             'syslog:syslogd:stopped', 'syslog:service:stopped', 'apache:error:stopped',
             'syslog:sshd:stopped') ORDER BY reading""",
             [host, reading - SHUTDOWN_WINDOW, reading],
         )
         last = ctx.rows(
-            """SELECT max(reading) FROM events WHERE host = ? AND reading < ?""",
+            """SELECT max(reading) FROM ev WHERE host = ? AND reading < ?""",
             [host, reading - timedelta(seconds=1)],
         )[0][0]
         clean = bool(signs)
@@ -684,7 +685,7 @@ def detect_services(ctx: Context) -> list[Draft]:
     rotation = _rotation_times(ctx)
     drafts = []
     rows = ctx.rows("""SELECT host, kind, coalesce(extra->>'service', 'httpd'), reading, file, line
-        FROM events WHERE kind IN ('syslog:service:stopped', 'syslog:service:started',
+        FROM ev WHERE kind IN ('syslog:service:stopped', 'syslog:service:started',
         'apache:error:restart', 'apache:error:stopped', 'apache:error:started')
         ORDER BY host, reading, line""")
     used: set[int] = set()
@@ -718,7 +719,7 @@ def detect_services(ctx: Context) -> list[Draft]:
 
 def _rotation_times(ctx: Context) -> dict[str, list[datetime]]:
     out: dict[str, list[datetime]] = defaultdict(list)
-    for host, reading in ctx.rows("""SELECT host, reading FROM events
+    for host, reading in ctx.rows("""SELECT host, reading FROM ev
             WHERE kind = 'syslog:syslogd:restart'"""):
         out[host].append(reading)
     return out
@@ -731,7 +732,7 @@ def detect_routine(ctx: Context) -> list[Draft]:
         """SELECT host, kind, coalesce("user", ''), hour(reading), count(*),
             min(reading), max(reading), list(file ORDER BY reading)[1:3],
             list(line ORDER BY reading)[1:3]
-        FROM events WHERE kind IN ('syslog:syslogd:restart', 'syslog:pam:session_opened',
+        FROM ev WHERE kind IN ('syslog:syslogd:restart', 'syslog:pam:session_opened',
             'syslog:cron:command', 'apache:error:restart')
         GROUP BY ALL HAVING count(*) >= ? ORDER BY 1, 2""",
         [ROUTINE_MIN],
@@ -740,7 +741,7 @@ def detect_routine(ctx: Context) -> list[Draft]:
         if kind == "syslog:pam:session_opened":
             opener = ctx.rows(
                 """SELECT count(DISTINCT extra->>'uid') FILTER (WHERE extra->>'uid' <> '0'),
-                count(DISTINCT program) FROM events WHERE kind = 'syslog:pam:session_opened'
+                count(DISTINCT program) FROM ev WHERE kind = 'syslog:pam:session_opened'
                 AND host = ? AND "user" = ? AND hour(reading) = ?""",
                 [host, user, hour],
             )[0]
@@ -776,7 +777,7 @@ def detect_software(ctx: Context) -> list[Draft]:
     """Packages installed, and web applications that begin answering where they answered 404."""
     drafts = []
     for host, kind, package, reading, file, line in ctx.rows("""SELECT host, kind,
-            extra->>'package', reading, file, line FROM events WHERE kind LIKE 'syslog:package:%'
+            extra->>'package', reading, file, line FROM ev WHERE kind LIKE 'syslog:package:%'
             ORDER BY reading"""):
         drafts.append(
             Draft(
@@ -792,7 +793,7 @@ def detect_software(ctx: Context) -> list[Draft]:
         )
     for host, path, first_ok, last_miss, f1, l1, f2, l2 in ctx.rows("""
         WITH r AS (SELECT host, regexp_replace(split_part(extra->>'url', '?', 1), '/+', '/', 'g') AS path,
-                          outcome, reading, file, line FROM events WHERE kind = 'apache:access'
+                          outcome, reading, file, line FROM ev WHERE kind = 'apache:access'
                    AND extra->>'url' IS NOT NULL),
              ok AS (SELECT host, path, min(reading) AS first_ok FROM r WHERE outcome LIKE '2%'
                     GROUP BY ALL),
@@ -822,45 +823,66 @@ def detect_software(ctx: Context) -> list[Draft]:
     return drafts
 
 
+def _expected_alerts(ctx: Context, ids_host: str, a: datetime, b: datetime) -> float | None:
+    """IDS alerts expected between a and b from the firewall's traffic meanwhile, using each
+    destination port's usual ratio of IDS alerts to firewall packets. None: no firewall."""
+    rows = ctx.rows(
+        """
+        WITH ids AS (SELECT lower(proto) AS proto, dst_port, count(*) AS n FROM ev
+                     WHERE host = ? AND source = 'snort' GROUP BY ALL),
+             fw AS (SELECT lower(proto) AS proto, dst_port, count(*) AS n,
+                           count(*) FILTER (WHERE reading > ? AND reading < ?) AS gap
+                    FROM ev WHERE source = 'netfilter' GROUP BY ALL)
+        SELECT sum(least(coalesce(ids.n, 0) / fw.n, 1.0) * fw.gap), count(*)
+        FROM fw LEFT JOIN ids USING (proto, dst_port)""",
+        [ids_host, a, b],
+    )
+    total, ports = rows[0]
+    return None if not ports else float(total or 0.0)
+
+
 def detect_sensors(ctx: Context) -> list[Draft]:
-    """Gaps in a sensor's stream, sensor logging restarts, firewall rate-limit drops."""
+    """Gaps in a sensor's stream, sensor logging restarts, firewall rate-limit drops.
+
+    An IDS gap is judged against the firewall: how many alerts the firewall's
+    traffic during the gap would normally have raised. Without a second sensor, a
+    gap is judged against the sensor's own average rate.
+    """
     drafts = []
+    has_firewall = bool(ctx.rows("SELECT 1 FROM ev WHERE source = 'netfilter' LIMIT 1"))
     for host, role in ctx.roles.items():
         if role != "sensor":
             continue
         times = [
             r[0]
             for r in ctx.rows(
-                """SELECT reading FROM events WHERE host = ?
+                """SELECT reading FROM ev WHERE host = ?
             AND source IN ('netfilter', 'snort') ORDER BY reading""",
                 [host],
             )
         ]
-        if len(times) < GAP_EXPECTED:
+        if len(times) < GAP_MIN_RECORDS:
             continue
+        is_ids = bool(
+            ctx.rows("SELECT 1 FROM ev WHERE host = ? AND source = 'snort' LIMIT 1", [host])
+        )
         rate = len(times) / max((times[-1] - times[0]).total_seconds(), 1.0)
-        others = [h for h, r in ctx.roles.items() if r == "sensor" and h != host]
         for a, b in itertools.pairwise(times):
             gap = b - a
-            expected = rate * gap.total_seconds()
-            if gap < GAP_MIN or expected < GAP_EXPECTED:
+            if gap < GAP_MIN:
                 continue
-            seen_elsewhere = ctx.rows(
-                """SELECT count(*) FROM events WHERE host IN (SELECT unnest(?))
-                AND source IN ('netfilter', 'snort') AND reading > ? AND reading < ?""",
-                [others or [""], a, b],
-            )[0][0]
-            if others and seen_elsewhere == 0:
-                continue  # every sensor was quiet: a quiet network (or a shared outage)
+            if is_ids and has_firewall:
+                expected = _expected_alerts(ctx, host, a, b) or 0.0
+                basis = "the firewall's traffic meanwhile would normally have raised"
+            else:
+                expected = rate * gap.total_seconds()
+                basis = "its average rate predicts"
+            if expected < GAP_EXPECTED:
+                continue
             ev = ctx.rows(
-                """SELECT file, line FROM events WHERE host = ? AND reading IN (?, ?)
+                """SELECT file, line FROM ev WHERE host = ? AND reading IN (?, ?)
                 AND source IN ('netfilter', 'snort') ORDER BY reading LIMIT 2""",
                 [host, a, b],
-            )
-            also = (
-                f"; the other sensor(s) logged {seen_elsewhere:,} records meanwhile"
-                if others
-                else ""
             )
             drafts.append(
                 Draft(
@@ -869,21 +891,17 @@ def detect_sensors(ctx: Context) -> list[Draft]:
                     host,
                     host,
                     a,
-                    f"`{host}` logged nothing for {gap} where about {expected:,.0f} records were "
-                    f"expected at its average rate{also}: an outage or a blind spot",
-                    "medium",
+                    f"`{host}` logged nothing for {gap} where {basis} about {expected:,.0f} "
+                    "records: an outage or a blind spot",
+                    "high" if expected >= 5 * GAP_EXPECTED else "medium",
                     [tuple(e) for e in ev],
                     b,
-                    details={
-                        "seconds": gap.total_seconds(),
-                        "expected": round(expected),
-                        "seen_elsewhere": seen_elsewhere,
-                    },
+                    details={"seconds": gap.total_seconds(), "expected": round(expected)},
                 )
             )
         for reading, file, line, message in ctx.rows(
             """SELECT reading, file, line, message
-                FROM events WHERE host = ? AND source = 'syslog' AND (message LIKE '%terminating%'
+                FROM ev WHERE host = ? AND source = 'syslog' AND (message LIKE '%terminating%'
                 OR message LIKE '%logging (proc) stopped%' OR kind = 'syslog:kernel:boot')
                 ORDER BY reading LIMIT 20""",
             [host],
@@ -904,7 +922,7 @@ def detect_sensors(ctx: Context) -> list[Draft]:
         """SELECT host, action,
             count(*), min(reading), max(reading), list(file ORDER BY reading)[1:3],
             list(line ORDER BY reading)[1:3], count(*) FILTER (WHERE src_ip IN (SELECT unnest(?)))
-            FROM events WHERE kind = 'netfilter:packet' AND regexp_matches(action, ?)
+            FROM ev WHERE kind = 'netfilter:packet' AND regexp_matches(action, ?)
             GROUP BY ALL ORDER BY 4""",
         [sorted(ctx.addresses) or [""], RATE_LIMIT_LABEL],
     ):
@@ -933,7 +951,7 @@ def detect_misc(ctx: Context) -> list[Draft]:
     """Clock steps and overloaded services."""
     drafts = []
     for host, step, reading, file, line in ctx.rows("""SELECT host, extra->>'step', reading, file,
-            line FROM events WHERE kind = 'syslog:ntpd:time_reset' ORDER BY reading"""):
+            line FROM ev WHERE kind = 'syslog:ntpd:time_reset' ORDER BY reading"""):
         drafts.append(
             Draft(
                 "time_step",
@@ -949,7 +967,7 @@ def detect_misc(ctx: Context) -> list[Draft]:
     for host, n, first, last, peak, files, lines in ctx.rows(
         """SELECT host, count(*), min(reading),
             max(reading), max(CAST(extra->>'load' AS INTEGER)), list(file ORDER BY reading)[1:3],
-            list(line ORDER BY reading)[1:3] FROM events WHERE kind = 'syslog:sendmail:overload'
+            list(line ORDER BY reading)[1:3] FROM ev WHERE kind = 'syslog:sendmail:overload'
             AND CAST(extra->>'load' AS INTEGER) >= ? GROUP BY host""",
         [OVERLOAD_LOAD],
     ):
