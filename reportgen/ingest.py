@@ -41,6 +41,8 @@ from reportgen.model import Event, FileStats, InputProblem, ParseProblem
 
 MAX_PROBLEM_ROWS = 10_000
 """Problem lines stored per file; all are counted."""
+SNIFF_BYTES = 8 << 20
+"""Bytes read at most before a file's format is chosen from the lines seen so far."""
 IN_FLIGHT = 4
 """Blocks queued per worker; bounds memory whatever the input size."""
 
@@ -236,6 +238,7 @@ def _forced_format(opened: Opened, forced: dict[str, str]) -> str | None:
 
 
 def _sample(block: bytes, limit: int) -> list[str]:
+    """Non-blank lines for sniffing; lines cut at the length limit say nothing of the format."""
     numbered, _, _ = split_lines(block[: 1 << 20], 1, limit)
     return [t for _, t in numbered if t.strip()][: sources.SAMPLE_LINES]
 
@@ -295,7 +298,6 @@ def _ingest_file(
     blocks = read_blocks(opened, limits)
     queue: deque[Future[BlockResult]] = deque()
     stored_problems = 0
-    next_line = 1
     rollover = Rollover()
 
     def drain(keep: int) -> None:
@@ -316,40 +318,69 @@ def _ingest_file(
     chain: tuple[str, ...] = ()
     primary: str | None = None
     reason = ""
-    try:
-        for index, block in enumerate(blocks):
-            if index == 0:
-                forced = _forced_format(opened, options.forced)
-                if forced is not None:
-                    choice = sources.forced(sources.BY_NAME[forced])
-                    stats.status = "forced"
-                else:
-                    stats.scores = sources.scores(_sample(block, limits.max_line_bytes))
-                    choice = sources.choose(stats.scores)
-                    if choice.format is None:
-                        stats.status = "unrecognized"
-                chain = tuple(f.name for f in choice.chain)
-                primary = choice.format.name if choice.format else None
-                stats.format = primary
-                reason = choice.reason if choice.format is None else ""
-                stats.reason = choice.reason
-            stats.bytes_read += len(block)
-            first = next_line
-            next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
-            queue.append(
-                executor.submit(
-                    parse_block,
-                    chain,
-                    primary,
-                    reason or "unrecognized line",
-                    block,
-                    first,
-                    limits.max_line_bytes,
-                )
+    chosen = False
+    held: list[bytes] = []  # blocks read while the sample is still too small to sniff
+    sample: list[str] = []
+    next_line = 1
+
+    def choose() -> None:
+        nonlocal chain, primary, reason, chosen
+        forced = _forced_format(opened, options.forced)
+        if forced is not None:
+            choice = sources.forced(sources.BY_NAME[forced])
+            stats.status = "forced"
+        else:
+            stats.scores = sources.scores(sample[: sources.SAMPLE_LINES])
+            choice = sources.choose(stats.scores)
+            if choice.format is None:
+                stats.status = "unrecognized"
+        chain = tuple(f.name for f in choice.chain)
+        primary = choice.format.name if choice.format else None
+        stats.format = primary
+        reason = choice.reason if choice.format is None else ""
+        stats.reason = choice.reason
+        chosen = True
+
+    def submit(block: bytes) -> None:
+        nonlocal next_line
+        first = next_line
+        next_line += block.count(b"\n") + (0 if block.endswith(b"\n") else 1)
+        queue.append(
+            executor.submit(
+                parse_block,
+                chain,
+                primary,
+                reason or "unrecognized line",
+                block,
+                first,
+                limits.max_line_bytes,
             )
-            drain(IN_FLIGHT)
-            if progress is not None:
-                progress(display, len(block))
+        )
+        drain(IN_FLIGHT)
+
+    def release() -> None:
+        if not held:
+            return
+        if not chosen:
+            choose()
+        while held:
+            submit(held.pop(0))
+
+    try:
+        try:
+            for block in blocks:
+                stats.bytes_read += len(block)
+                if progress is not None:
+                    progress(display, len(block))
+                if chosen:
+                    submit(block)
+                    continue
+                held.append(block)
+                sample += _sample(block, limits.max_line_bytes)
+                if len(sample) >= sources.SAMPLE_LINES or stats.bytes_read >= SNIFF_BYTES:
+                    release()
+        finally:
+            release()  # what was read before a failure is still parsed
         drain(0)
     except ReadFailure as exc:
         drain(0)

@@ -180,9 +180,11 @@ def open_inputs(root: str, limits: Limits = Limits()) -> Iterator[Opened]:
     """
     problems: list[InputProblem] = []
     paths = _walk(root, problems)
-    for p in problems:
-        yield Opened(_source(p.display, p.display, None, None, 0, None), None, p)
     base_dir = os.path.dirname(root) if os.path.isfile(root) else root
+    for p in problems:
+        shown = os.path.relpath(p.display, base_dir) if p.display != root else p.display
+        problem = InputProblem(shown, p.reason)
+        yield Opened(_source(shown, p.display, None, None, 0, None), None, problem)
     count = 0
     for path in paths:
         display = os.path.relpath(path, base_dir) if path != root else os.path.basename(path)
