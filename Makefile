@@ -7,6 +7,7 @@ LOGDIR ?=
 NAME ?=
 SITE ?= site
 SAMPLE ?= ../shared/data/sotm34
+BENCH_SCALES ?= 1,10,100
 
 .PHONY: report test lint bench clean golden help
 
@@ -37,7 +38,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python -m reportgen.bench --sample $(SAMPLE)
+	$(BIN)/python -m reportgen.bench --sample $(SAMPLE) --scales $(BENCH_SCALES)
 
 golden: $(STAMP)
 	$(BIN)/python -m tests.golden

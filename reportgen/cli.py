@@ -250,7 +250,7 @@ def _report(args: argparse.Namespace, console: Console) -> int:
     result = pipeline.run(logdir, args.out, name, options, console.progress, _generated_at(args))
     console.summary(result)
     timings = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
-    console.out.print(f"report: {result.report}  ({timings})")
+    print(f"report: {result.report}  ({timings})")
     return EXIT_ATTENTION if result.needs_attention else EXIT_OK
 
 

@@ -25,6 +25,7 @@ report in seconds.
 from __future__ import annotations
 
 import gzip
+import io
 import json
 import os
 import random
@@ -304,21 +305,41 @@ class Story:
         return self.p.start + timedelta(days=day, hours=hour)
 
     # --- the story ------------------------------------------------------------
-    def build(self) -> None:
+    def day(self, day: int) -> None:
+        """Everything that starts on ``day`` (a compromise's aftermath may run later)."""
         p = self.p
-        for day in range(p.days):
-            self.noise_day(day)
-            self.routine_day(day)
-            self.web_day(day)
-        self.reboot(p.reboot_day)
-        self.install(p.install_day)
-        self.admin()
-        self.web_compromise(p.compromise_days[0])
-        self.ssh_compromise(p.compromise_days[1])
-        self.truth["spike"] = {
-            "day": (p.start + timedelta(days=p.spike_day)).strftime("%Y-%m-%d"),
-            "family": "smb",
-        }
+        self.noise_day(day)
+        self.routine_day(day)
+        self.web_day(day)
+        if day == p.reboot_day:
+            self.reboot(day)
+        if day == p.install_day - 1:
+            self.before_install(day)
+        if day == p.install_day:
+            self.install(day)
+        if day % 3 == 1:
+            self.admin(day)
+        if day == p.compromise_days[0]:
+            self.web_compromise(day)
+        if day == p.compromise_days[1]:
+            self.ssh_compromise(day)
+        if day == p.spike_day:
+            self.truth["spike"] = {"day": self.at(day, 0).strftime("%Y-%m-%d"), "family": "smb"}
+
+    def take(self, until: datetime | None) -> dict[str, list[Line]]:
+        """The lines before ``until`` (all if None), per file and in time order."""
+        out: dict[str, list[Line]] = {}
+        for name, lines in self.lines.items():
+            lines.sort()
+            cut = (
+                len(lines)
+                if until is None
+                else next((i for i, line in enumerate(lines) if line.t >= until), len(lines))
+            )
+            if cut:
+                out[name] = lines[:cut]
+                self.lines[name] = lines[cut:]
+        return out
 
     def noise_day(self, day: int) -> None:
         p, rnd = self.p, self.rnd
@@ -508,8 +529,8 @@ class Story:
         )
         self.truth["reboots"].append({"utc": b.isoformat(), "clean": True})
 
-    def install(self, day: int) -> None:
-        before = self.at(day - 1, 15)
+    def before_install(self, day: int) -> None:
+        before = self.at(day, 15)
         for k in range(3):
             ip = self.public()
             t = before + timedelta(hours=k)
@@ -517,6 +538,8 @@ class Story:
             self.error(
                 t, "error", "script not found or unable to stat: /var/www/cgi-bin/report.cgi", ip
             )
+
+    def install(self, day: int) -> None:
         t = self.at(day, 10)
         self.syslog("www/log/messages", t, "yum", "Installed: webreport-2.1-3.noarch", pid=False)
         for k in range(5):
@@ -527,23 +550,20 @@ class Story:
             {"utc": t.isoformat(), "package": "webreport", "path": "/cgi-bin/report.cgi"}
         )
 
-    def admin(self) -> None:
+    def admin(self, day: int) -> None:
         p = self.p
-        for day in range(1, p.days, 3):
-            t = self.at(day, 9 + self.rnd.uniform(0, 2))
-            port = self.rnd.randrange(40000, 60000)
-            self.fw(
-                t - timedelta(milliseconds=300), "[FW IN]", p.admin_ip, p.victim_ip, "TCP", port, 22
-            )
-            self.syslog(
-                "www/log/secure",
-                t,
-                "sshd",
-                f"Accepted publickey for ops from {p.admin_ip} port {port} ssh2",
-            )
-            self.truth["admin_logins"].append(
-                {"utc": t.isoformat(), "user": "ops", "ip": p.admin_ip}
-            )
+        t = self.at(day, 9 + self.rnd.uniform(0, 2))
+        port = self.rnd.randrange(40000, 60000)
+        self.fw(
+            t - timedelta(milliseconds=300), "[FW IN]", p.admin_ip, p.victim_ip, "TCP", port, 22
+        )
+        self.syslog(
+            "www/log/secure",
+            t,
+            "sshd",
+            f"Accepted publickey for ops from {p.admin_ip} port {port} ssh2",
+        )
+        self.truth["admin_logins"].append({"utc": t.isoformat(), "user": "ops", "ip": p.admin_ip})
 
     def web_compromise(self, day: int) -> None:
         p, rnd = self.p, self.rnd
@@ -711,26 +731,44 @@ ROTATE = {"www/httpd/access_log", "www/log/secure", "www/log/messages"}
 
 
 def write(p: Plan, out: Path) -> dict[str, Any]:
-    """Write the bundle under ``out/bundle`` and the answer key at ``out/truth.json``."""
+    """Write the bundle under ``out/bundle`` and the answer key at ``out/truth.json``.
+
+    Generated a day at a time and streamed to the files, so memory stays flat at
+    any scale. The first half of the period of a rotated log goes to ``name.1.gz``.
+    """
     story = Story(p)
-    story.build()
     bundle = out / "bundle"
     if bundle.exists():
         shutil.rmtree(bundle)
+    writers: dict[str, TextIO] = {}
     total = 0
-    for name, lines in sorted(story.lines.items()):
-        lines.sort()
-        path = bundle / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        if name in ROTATE and len(lines) > 10:
-            half = len(lines) // 2
-            older, newer = lines[:half], lines[half:]
-            with gzip.open(f"{path}.1.gz", "wt", encoding="utf-8", compresslevel=6) as f:
-                total += _dump(f, older)
-            _fix_gzip_time(Path(f"{path}.1.gz"))
-            lines = newer
-        with open(path, "w", encoding="utf-8") as f:
-            total += _dump(f, lines)
+
+    def sink(name: str, older: bool) -> TextIO:
+        key = f"{name}.1.gz" if older else name
+        if key not in writers:
+            path = bundle / key
+            path.parent.mkdir(parents=True, exist_ok=True)
+            raw = open(path, "wb")  # noqa: SIM115 - closed with the others below
+            if older:
+                # mtime=0 and no name in the header: the same seed gives the same bytes
+                zipped = gzip.GzipFile(
+                    filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=6
+                )
+                writers[key] = io.TextIOWrapper(zipped, encoding="utf-8", newline="\n")
+            else:
+                writers[key] = io.TextIOWrapper(raw, encoding="utf-8", newline="\n")
+        return writers[key]
+
+    try:
+        for day in range(p.days):
+            story.day(day)
+            for name, lines in sorted(story.take(story.at(day + 1, 0)).items()):
+                total += _dump(sink(name, name in ROTATE and day < p.days // 2), lines)
+        for name, lines in sorted(story.take(None).items()):
+            total += _dump(sink(name, False), lines)
+    finally:
+        for w in writers.values():
+            w.close()
     mtime = (p.start + timedelta(days=p.days + 1)).timestamp()
     for written in bundle.rglob("*"):
         os.utime(written, (mtime, mtime))
@@ -755,13 +793,6 @@ def write(p: Plan, out: Path) -> dict[str, Any]:
 def _dump(f: TextIO, lines: list[Line]) -> int:
     f.write("".join(line.text + "\n" for line in lines))
     return len(lines)
-
-
-def _fix_gzip_time(path: Path) -> None:
-    """Zero the gzip header's timestamp so that the same seed gives the same bytes."""
-    data = bytearray(path.read_bytes())
-    data[4:8] = b"\x00\x00\x00\x00"
-    path.write_bytes(bytes(data))
 
 
 def cache_dir() -> Path:

@@ -27,9 +27,11 @@ import pyarrow as pa
 from reportgen.model import Event, InputProblem, ParseProblem
 
 SCHEMA_VERSION = 1
-MEMORY_LIMIT = "400MB"
+MEMORY_LIMIT = "160MB"
 """DuckDB's buffer pool while loading: it writes through to disk beyond this, so
 memory stays flat however large the input."""
+ANALYSIS_MEMORY_LIMIT = "1GB"
+"""DuckDB's memory for the analyses, whatever the input size."""
 PROBLEM_EXCERPT = 2000
 """Characters of a problem line kept in ``parse_problems.raw``."""
 
@@ -171,8 +173,8 @@ def create(path: str) -> duckdb.DuckDBPyConnection:
 
 
 def open_store(path: str, read_only: bool = True) -> duckdb.DuckDBPyConnection:
-    """An existing store."""
-    con = duckdb.connect(path, read_only=read_only)
+    """An existing store, with DuckDB's memory bounded (it spills to disk beyond)."""
+    con = duckdb.connect(path, read_only=read_only, config={"memory_limit": ANALYSIS_MEMORY_LIMIT})
     con.execute("SET TimeZone = 'UTC'")
     return con
 

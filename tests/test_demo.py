@@ -158,3 +158,29 @@ def test_demo_report_builds(tmp_path: Path) -> None:
     con = store.open_store(result.db_path)
     assert store.scalar(con, "SELECT sum(problems) FROM sources") == 0
     con.close()
+
+
+def test_same_input_gives_byte_identical_output(tmp_path: Path) -> None:
+    demo.write(demo.plan(5, 0.02), tmp_path / "d")
+    pages = []
+    for run in ("one", "two"):
+        result = pipeline.run(
+            str(tmp_path / "d" / "bundle"), str(tmp_path / run), "demo", Options(jobs=1)
+        )
+        folder = Path(result.report or "").parent
+        pages.append(
+            (
+                (folder / "index.html").read_bytes(),
+                (folder / "findings.json").read_bytes(),
+                (tmp_path / run / "index.html").read_bytes(),
+            )
+        )
+    assert pages[0] == pages[1]
+    stamped = pipeline.run(
+        str(tmp_path / "d" / "bundle"),
+        str(tmp_path / "three"),
+        "demo",
+        Options(jobs=1),
+        generated_at="2011-06-01 00:00 UTC",
+    )
+    assert b"2011-06-01 00:00 UTC" in Path(stamped.report or "").read_bytes()

@@ -115,12 +115,14 @@ MATCHERS: tuple[Matcher, ...] = (
 
 def clock_table(con: duckdb.DuckDBPyConnection) -> None:
     """Temp table ``clock_of(file_id, clock)``: each file's clock (its host, or the file),
-    and temp view ``ev``: the events with a file that names no host standing as its own
+    and temp table ``ev``: the events with a file that names no host standing as its own
     host, which is how every later analysis sees them."""
     con.execute("""CREATE OR REPLACE TEMP TABLE clock_of AS
         SELECT file_id, coalesce(host, 'file ' || rotation_set) AS clock FROM sources""")
-    con.execute("""CREATE OR REPLACE TEMP VIEW ev AS
-        SELECT e.* REPLACE (coalesce(e.host, c.clock) AS host)
+    # Materialized once, without the raw lines (evidence reads those from ``events``):
+    # the analyses query it dozens of times, and the view recomputes years and zones.
+    con.execute("""CREATE OR REPLACE TEMP TABLE ev AS
+        SELECT e.* EXCLUDE (raw, raw_bytes) REPLACE (coalesce(e.host, c.clock) AS host)
         FROM events e JOIN clock_of c USING (file_id)""")
 
 
@@ -130,11 +132,11 @@ def _pairs(con: duckdb.DuckDBPyConnection, m: Matcher) -> list[tuple[Any, ...]]:
     on = " AND ".join(f"l.{k} = r.{k}" for k in m.keys)
     return con.execute(f"""
         WITH l AS (SELECT c.clock, e.reading, e.file, e.line, {", ".join(m.keys)}
-                   FROM events e JOIN clock_of c USING (file_id)
+                   FROM ev e JOIN clock_of c USING (file_id)
                    WHERE e.kind LIKE '{m.left}' AND {m.left_where}),
              r AS (SELECT c.clock, e.reading, e.file, e.line, e.dst_ip AS r_dst,
                           {", ".join(m.keys)}
-                   FROM events e JOIN clock_of c USING (file_id)
+                   FROM ev e JOIN clock_of c USING (file_id)
                    WHERE e.kind LIKE '{m.right}' AND {m.right_where}),
              cand AS (SELECT l.clock AS lc, r.clock AS rc, l.reading AS lr, l.file AS lf,
                              l.line AS ll, r.file AS rf, r.line AS rl, r.r_dst,
@@ -215,7 +217,7 @@ def _zones(con: duckdb.DuckDBPyConnection) -> dict[str, dict[str, Any]]:
                sum(s.events), mode(e.utc_offset), any_value(s.zone), any_value(s.zone_basis),
                any_value(s.host)
         FROM sources s JOIN clock_of c USING (file_id)
-        LEFT JOIN (SELECT file_id, mode(utc_offset) AS utc_offset FROM events GROUP BY file_id) e
+        LEFT JOIN (SELECT file_id, mode(utc_offset) AS utc_offset FROM ev GROUP BY file_id) e
              USING (file_id)
         WHERE s.events > 0 GROUP BY c.clock ORDER BY c.clock""").fetchall()
     return {

@@ -823,22 +823,28 @@ def detect_software(ctx: Context) -> list[Draft]:
     return drafts
 
 
-def _expected_alerts(ctx: Context, ids_host: str, a: datetime, b: datetime) -> float | None:
-    """IDS alerts expected between a and b from the firewall's traffic meanwhile, using each
-    destination port's usual ratio of IDS alerts to firewall packets. None: no firewall."""
-    rows = ctx.rows(
-        """
+def _expected_alerts(
+    ctx: Context, ids_host: str, gaps: list[tuple[datetime, datetime]]
+) -> list[float]:
+    """IDS alerts expected in each gap from the firewall's traffic meanwhile, using each
+    destination port's usual ratio of IDS alerts to firewall packets."""
+    if not gaps:
+        return []
+    rows = dict(
+        ctx.rows(
+            """
         WITH ids AS (SELECT lower(proto) AS proto, dst_port, count(*) AS n FROM ev
                      WHERE host = ? AND source = 'snort' GROUP BY ALL),
-             fw AS (SELECT lower(proto) AS proto, dst_port, count(*) AS n,
-                           count(*) FILTER (WHERE reading > ? AND reading < ?) AS gap
-                    FROM ev WHERE source = 'netfilter' GROUP BY ALL)
-        SELECT sum(least(coalesce(ids.n, 0) / fw.n, 1.0) * fw.gap), count(*)
-        FROM fw LEFT JOIN ids USING (proto, dst_port)""",
-        [ids_host, a, b],
+             fw AS (SELECT lower(proto) AS proto, dst_port, reading FROM ev WHERE source = 'netfilter'),
+             share AS (SELECT proto, dst_port, least(coalesce(any_value(ids.n), 0) / count(*), 1.0) AS r
+                       FROM fw LEFT JOIN ids USING (proto, dst_port) GROUP BY ALL),
+             gaps AS (SELECT unnest(?) AS a, unnest(?) AS b)
+        SELECT gaps.a, sum(share.r) FROM gaps JOIN fw ON fw.reading > gaps.a AND fw.reading < gaps.b
+        JOIN share USING (proto, dst_port) GROUP BY gaps.a""",
+            [ids_host, [a for a, _ in gaps], [b for _, b in gaps]],
+        )
     )
-    total, ports = rows[0]
-    return None if not ports else float(total or 0.0)
+    return [float(rows.get(a) or 0.0) for a, _ in gaps]
 
 
 def detect_sensors(ctx: Context) -> list[Draft]:
@@ -867,18 +873,17 @@ def detect_sensors(ctx: Context) -> list[Draft]:
             ctx.rows("SELECT 1 FROM ev WHERE host = ? AND source = 'snort' LIMIT 1", [host])
         )
         rate = len(times) / max((times[-1] - times[0]).total_seconds(), 1.0)
-        for a, b in itertools.pairwise(times):
-            gap = b - a
-            if gap < GAP_MIN:
-                continue
-            if is_ids and has_firewall:
-                expected = _expected_alerts(ctx, host, a, b) or 0.0
-                basis = "the firewall's traffic meanwhile would normally have raised"
-            else:
-                expected = rate * gap.total_seconds()
-                basis = "its average rate predicts"
+        gaps = [(a, b) for a, b in itertools.pairwise(times) if b - a >= GAP_MIN]
+        if is_ids and has_firewall:
+            expected_list = _expected_alerts(ctx, host, gaps)
+            basis = "the firewall's traffic meanwhile would normally have raised"
+        else:
+            expected_list = [rate * (b - a).total_seconds() for a, b in gaps]
+            basis = "its average rate predicts"
+        for (a, b), expected in zip(gaps, expected_list, strict=True):
             if expected < GAP_EXPECTED:
                 continue
+            gap = b - a
             ev = ctx.rows(
                 """SELECT file, line FROM ev WHERE host = ? AND reading IN (?, ?)
                 AND source IN ('netfilter', 'snort') ORDER BY reading LIMIT 2""",
@@ -995,18 +1000,23 @@ def detect_misc(ctx: Context) -> list[Draft]:
 # --- assembly -----------------------------------------------------------------------
 
 
-def _evidence(ctx: Context, refs: list[tuple[str, int]]) -> tuple[Evidence, ...]:
-    if not refs:
-        return ()
-    seen = list(dict.fromkeys((f, int(n)) for f, n in refs))[: EVIDENCE_PER_EVENT * 2]
+def _cited(refs: list[tuple[str, int]]) -> list[tuple[str, int]]:
+    return list(dict.fromkeys((f, int(n)) for f, n in refs))[: EVIDENCE_PER_EVENT * 2]
+
+
+def _evidence(ctx: Context, drafts: list[Draft]) -> dict[tuple[str, int], Evidence]:
+    """Every cited line, fetched with its raw text in one query."""
+    keys = sorted({k for d in drafts for k in _cited(d.lines)})
+    if not keys:
+        return {}
     rows = ctx.rows(
         """SELECT e.file, e.line, e.source, coalesce(e.host, 'file ' || s.rotation_set),
-        strftime(e.reading, '%Y-%m-%dT%H:%M:%S'), e.raw FROM events e JOIN sources s USING (file_id)
-        WHERE (e.file, e.line) IN (SELECT (unnest(?), unnest(?)))""",
-        [[f for f, _ in seen], [n for _, n in seen]],
+        strftime(e.reading, '%Y-%m-%dT%H:%M:%S'), e.raw
+        FROM events e JOIN sources s USING (file_id)
+        JOIN (SELECT unnest(?) AS file, unnest(?) AS line) k ON e.file = k.file AND e.line = k.line""",
+        [[f for f, _ in keys], [n for _, n in keys]],
     )
-    by_key = {(r[0], r[1]): r for r in rows}
-    return tuple(Evidence(*by_key[k]) for k in seen if k in by_key)
+    return {(r[0], r[1]): Evidence(*r) for r in rows}
 
 
 def analyze(con: duckdb.DuckDBPyConnection, clocks: Finding, profile: Finding) -> Finding:
@@ -1034,6 +1044,7 @@ def analyze(con: duckdb.DuckDBPyConnection, clocks: Finding, profile: Finding) -
         return to_reference(offsets, d.clock, d.start)
 
     drafts.sort(key=lambda d: (ref(d) or d.start, d.kind, d.summary))
+    cited = _evidence(ctx, drafts)
     events = []
     for i, d in enumerate(drafts, 1):
         r = ref(d)
@@ -1052,7 +1063,7 @@ def analyze(con: duckdb.DuckDBPyConnection, clocks: Finding, profile: Finding) -
                 summary=d.summary,
                 confidence=d.confidence,
                 count=d.count,
-                evidence=_evidence(ctx, d.lines),
+                evidence=tuple(cited[k] for k in _cited(d.lines) if k in cited),
                 details=d.details,
             )
         )
