@@ -145,9 +145,13 @@ def parse_block(
         else:
             problems.extend(ParseProblem(n, reason, t) for n, t in numbered)
         batch = store.events_batch(events, undecodable) if events else None
+        del events, numbered
     finally:
         if collecting:
             gc.enable()
+    # Hand freed Arrow buffers back to the system: a worker parses block after
+    # block, and its memory must not creep up with the size of the input.
+    pa.default_memory_pool().release_unused()
     return BlockResult(batch, problems, lines, len(undecodable))
 
 
