@@ -26,6 +26,7 @@ from typing import Any
 
 import duckdb
 
+from reportgen import store
 from reportgen.clock import format_offset
 from reportgen.model import Finding
 
@@ -61,6 +62,8 @@ class Matcher:
     keys: tuple[str, ...]
     left_where: str = "TRUE"
     right_where: str = "TRUE"
+    addresses: bool = False
+    """The right side's destination is an address of the left clock's host."""
 
 
 WEB_PORTS = "(80, 443, 8080, 8000, 8443)"
@@ -78,6 +81,7 @@ MATCHERS: tuple[Matcher, ...] = (
         "netfilter:packet",
         ("src_ip",),
         right_where=f"dst_port IN {WEB_PORTS}",
+        addresses=True,
     ),
     Matcher(
         "web request and the IDS alert on it",
@@ -85,6 +89,7 @@ MATCHERS: tuple[Matcher, ...] = (
         "snort:alert",
         ("src_ip",),
         right_where=f"dst_port IN {WEB_PORTS}",
+        addresses=True,
     ),
     Matcher(
         "SSH connection and its firewall SYN",
@@ -93,6 +98,7 @@ MATCHERS: tuple[Matcher, ...] = (
         ("src_ip",),
         "src_ip IS NOT NULL",
         "dst_port = 22",
+        addresses=True,
     ),
     Matcher(
         "SSH connection and the IDS alert on it",
@@ -101,6 +107,7 @@ MATCHERS: tuple[Matcher, ...] = (
         ("src_ip",),
         "src_ip IS NOT NULL",
         "dst_port = 22",
+        addresses=True,
     ),
     Matcher(
         "mail connection and its firewall SYN",
@@ -109,6 +116,7 @@ MATCHERS: tuple[Matcher, ...] = (
         ("src_ip",),
         "src_ip IS NOT NULL",
         "dst_port = 25",
+        addresses=True,
     ),
 )
 
@@ -126,11 +134,16 @@ def clock_table(con: duckdb.DuckDBPyConnection) -> None:
         FROM events e JOIN clock_of c USING (file_id)""")
 
 
-def _pairs(con: duckdb.DuckDBPyConnection, m: Matcher) -> list[tuple[Any, ...]]:
-    """Unambiguous matched pairs of one matcher: (left clock, right clock, left reading,
-    difference seconds, right dst_ip, left file, left line, right file, right line)."""
-    on = " AND ".join(f"l.{k} = r.{k}" for k in m.keys)
-    return con.execute(f"""
+def _collect_pairs(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp table ``clock_pairs``: every unambiguous matched pair of every matcher, oriented
+    so that ``a < b`` and ``d`` = a's reading minus b's (seconds); statistics run in SQL,
+    since a large bundle has millions of pairs."""
+    con.execute("""CREATE OR REPLACE TEMP TABLE clock_pairs (matcher VARCHAR, a VARCHAR,
+        b VARCHAR, t TIMESTAMP, d DOUBLE, left_clock VARCHAR, r_dst VARCHAR, lf VARCHAR,
+        ll BIGINT, rf VARCHAR, rl BIGINT, addresses BOOLEAN)""")
+    for m in MATCHERS:
+        on = " AND ".join(f"l.{k} = r.{k}" for k in m.keys)
+        con.execute(f"""INSERT INTO clock_pairs
         WITH l AS (SELECT c.clock, e.reading, e.file, e.line, {", ".join(m.keys)}
                    FROM ev e JOIN clock_of c USING (file_id)
                    WHERE e.kind LIKE '{m.left}' AND {m.left_where}),
@@ -146,61 +159,66 @@ def _pairs(con: duckdb.DuckDBPyConnection, m: Matcher) -> list[tuple[Any, ...]]:
                                          AND l.reading + INTERVAL {SEARCH_S} SECOND
                       WHERE l.clock <> r.clock),
              modes AS (SELECT lc, rc, mode(round(d / 60)) * 60 AS m FROM cand GROUP BY ALL),
-             near AS (SELECT cand.*, abs(d - m) AS gap,
-                             count(*) OVER (PARTITION BY lf, ll) AS n_cand,
+             near AS (SELECT cand.*, count(*) OVER (PARTITION BY lf, ll) AS n_cand,
                              count(DISTINCT r_dst) OVER (PARTITION BY lf, ll) AS n_dst,
                              row_number() OVER (PARTITION BY lf, ll ORDER BY abs(d - m), rf, rl) AS k
                       FROM cand JOIN modes USING (lc, rc) WHERE abs(d - m) <= {TOLERANCE_S})
-        SELECT lc, rc, lr, d, r_dst, lf, ll, rf, rl FROM near
-        WHERE k = 1 AND n_cand <= {MAX_CANDIDATES} AND n_dst = 1
-        ORDER BY lc, rc, lr, lf, ll""").fetchall()
+        SELECT '{m.name}', least(lc, rc), greatest(lc, rc), lr,
+               CASE WHEN lc < rc THEN d ELSE -d END, lc, r_dst, lf, ll, rf, rl,
+               {str(m.addresses).upper()}
+        FROM near WHERE k = 1 AND n_cand <= {MAX_CANDIDATES} AND n_dst = 1""")
 
 
-def _stats(points: list[tuple[datetime, float]]) -> dict[str, Any]:
-    """Median, MAD, percentiles and a least-squares drift over (time, difference) points."""
-    diffs = sorted(d for _, d in points)
-    n = len(diffs)
-    median = _quantile(diffs, 0.5)
-    mad = _quantile(sorted(abs(d - median) for d in diffs), 0.5)
-    t0 = min(t for t, _ in points)
-    xs = [(t - t0).total_seconds() / 86_400 for t, _ in points]
-    ys = [d for _, d in points]
-    slope = intercept = stderr = 0.0
-    if n >= 3 and max(xs) - min(xs) > 0.01:
-        mx, my = sum(xs) / n, sum(ys) / n
-        sxx = sum((x - mx) ** 2 for x in xs)
-        sxy = sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True))
-        slope = sxy / sxx
-        intercept = my - slope * mx
-        residual = sum((y - intercept - slope * x) ** 2 for x, y in zip(xs, ys, strict=True))
-        stderr = math.sqrt(residual / (n - 2) / sxx) if n > 2 else 0.0
-    else:
-        intercept = median
-    span_days = max(xs) - min(xs) if xs else 0.0
-    drift_real = (
-        n >= 10 and abs(slope) > 3 * stderr and abs(slope) * span_days > max(2 * mad, DRIFT_MIN_S)
+def pair_statistics(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    """Per pair of clocks in ``clock_pairs``: robust offset, spread, and a least-squares
+    drift (seconds per day) with its standard error."""
+    rows = store.rows(
+        con,
+        """
+        WITH base AS (SELECT a, b, min(t) AS t0, median(d) AS med FROM clock_pairs GROUP BY a, b),
+             x AS (SELECT p.a, p.b, d, abs(d - base.med) AS dev,
+                          (epoch(p.t) - epoch(base.t0)) / 86400.0 AS days
+                   FROM clock_pairs p JOIN base USING (a, b))
+        SELECT x.a, x.b, count(*) AS n, any_value(base.med) AS median_s,
+               median(dev) AS mad_s, quantile_cont(d, 0.05) AS p05_s,
+               quantile_cont(d, 0.95) AS p95_s, regr_slope(d, days) AS slope,
+               regr_intercept(d, days) AS intercept, regr_sxx(d, days) AS sxx,
+               regr_syy(d, days) AS syy, regr_sxy(d, days) AS sxy,
+               max(days) - min(days) AS span_days, any_value(base.t0) AS t0
+        FROM x JOIN base USING (a, b) GROUP BY x.a, x.b ORDER BY x.a, x.b""",
     )
-    return {
-        "n": n,
-        "median_s": round(median, 1),
-        "mad_s": round(mad, 1),
-        "p05_s": round(_quantile(diffs, 0.05), 1),
-        "p95_s": round(_quantile(diffs, 0.95), 1),
-        "drift_s_per_day": round(slope, 2),
-        "drift_stderr": round(stderr, 2),
-        "drift_significant": drift_real,
-        "intercept_s": round(intercept, 1),
-        "t0": t0.isoformat(),
-        "span_days": round(span_days, 2),
-    }
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    pos = (len(values) - 1) * q
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return values[lo] + (values[hi] - values[lo]) * (pos - lo)
+    out = []
+    for r in rows:
+        n, slope, sxx = r["n"], r["slope"], r["sxx"]
+        stderr = 0.0
+        if n > 2 and sxx and slope is not None and r["span_days"] > 0.01:
+            residual = max(r["syy"] - slope * r["sxy"], 0.0)
+            stderr = math.sqrt(residual / (n - 2) / sxx)
+        else:
+            slope, r["intercept"] = 0.0, r["median_s"]
+        drift_real = (
+            n >= 10
+            and abs(slope) > 3 * stderr
+            and abs(slope) * r["span_days"] > max(2 * r["mad_s"], DRIFT_MIN_S)
+        )
+        out.append(
+            {
+                "clock": r["a"],
+                "other": r["b"],
+                "n": n,
+                "median_s": round(r["median_s"], 1),
+                "mad_s": round(r["mad_s"], 1),
+                "p05_s": round(r["p05_s"], 1),
+                "p95_s": round(r["p95_s"], 1),
+                "drift_s_per_day": round(slope, 2),
+                "drift_stderr": round(stderr, 2),
+                "drift_significant": drift_real,
+                "intercept_s": round(r["intercept"], 1),
+                "t0": r["t0"].isoformat(),
+                "span_days": round(r["span_days"], 2),
+            }
+        )
+    return out
 
 
 def _confidence(stats: dict[str, Any]) -> str:
@@ -239,40 +257,57 @@ def analyze(con: duckdb.DuckDBPyConnection) -> Finding:
     """Measure the offset and drift between every pair of clocks that share observations."""
     clock_table(con)
     clocks = _zones(con)
-    pooled: dict[tuple[str, str], list[tuple[datetime, float, str]]] = {}
-    evidence: dict[tuple[str, str], list[dict[str, Any]]] = {}
-    addresses: dict[str, dict[str, int]] = {}
-    for m in MATCHERS:
-        for lc, rc, lr, d, r_dst, lf, ll, rf, rl in _pairs(con, m):
-            a, b, sign = (lc, rc, 1.0) if lc < rc else (rc, lc, -1.0)
-            pooled.setdefault((a, b), []).append((lr, sign * d, m.name))
-            evidence.setdefault((a, b), []).append(
-                {"left": [lf, ll], "right": [rf, rl], "difference_s": sign * d, "matcher": m.name}
-            )
-            if m.left in ("apache:access", "syslog:sshd:%", "syslog:sendmail:%") and r_dst:
-                host = clocks.get(lc, {}).get("host")
-                if host:
-                    addresses.setdefault(host, {})
-                    addresses[host][r_dst] = addresses[host].get(r_dst, 0) + 1
+    _collect_pairs(con)
     pairs = []
-    for (a, b), pts in sorted(pooled.items()):
-        stats = _stats([(t, d) for t, d, _ in pts])
+    for stats in pair_statistics(con):
+        a, b = stats["clock"], stats["other"]
         za, zb = clocks[a]["utc_offset_s"] or 0, clocks[b]["utc_offset_s"] or 0
-        matchers = sorted({name for _, _, name in pts})
-        step = max(1, len(pts) // SAMPLE_POINTS)
+        matchers = dict(
+            con.execute(
+                """SELECT matcher, count(*) FROM clock_pairs
+            WHERE a = ? AND b = ? GROUP BY 1 ORDER BY 1""",
+                [a, b],
+            ).fetchall()
+        )
+        step = max(1, stats["n"] // SAMPLE_POINTS)
+        samples = con.execute(
+            """SELECT t, d FROM (SELECT t, d, row_number() OVER
+            (ORDER BY t, lf, ll) AS i FROM clock_pairs WHERE a = ? AND b = ?)
+            WHERE i % ? = 0 ORDER BY t""",
+            [a, b, step],
+        ).fetchall()
+        examples = store.rows(
+            con,
+            """SELECT lf, ll, rf, rl, d, matcher FROM (SELECT *,
+            row_number() OVER (ORDER BY t, lf, ll) AS i FROM clock_pairs WHERE a = ? AND b = ?)
+            WHERE i % ? = 0 ORDER BY t LIMIT 5""",
+            [a, b, max(1, stats["n"] // 5)],
+        )
         pairs.append(
             {
-                "clock": a,
-                "other": b,
                 **stats,
                 "confidence": _confidence(stats),
-                "matchers": {name: sum(1 for p in pts if p[2] == name) for name in matchers},
+                "matchers": matchers,
                 "zone_difference_s": za - zb,
                 "implied_error_s": round(stats["median_s"] - (za - zb), 1),
-                "samples": [{"t": t.isoformat(), "d": d} for t, d, _ in pts[::step]],
-                "examples": evidence[(a, b)][:: max(1, len(pts) // 5)][:5],
+                "samples": [{"t": t.isoformat(), "d": d} for t, d in samples],
+                "examples": [
+                    {
+                        "left": [e["lf"], e["ll"]],
+                        "right": [e["rf"], e["rl"]],
+                        "difference_s": e["d"],
+                        "matcher": e["matcher"],
+                    }
+                    for e in examples
+                ],
             }
         )
+    addresses: dict[str, list[tuple[str, int]]] = {}
+    for clock, dst, n in con.execute("""SELECT left_clock, r_dst, count(*) FROM clock_pairs
+            WHERE addresses AND r_dst IS NOT NULL GROUP BY ALL ORDER BY 1, 3 DESC, 2""").fetchall():
+        host = clocks.get(clock, {}).get("host")
+        if host:
+            addresses.setdefault(host, []).append((dst, n))
     usable = [p for p in pairs if p["confidence"] != "none"]
     reference = _reference(clocks, usable)
     offsets = _offsets_to(reference, clocks, usable)
@@ -281,9 +316,7 @@ def analyze(con: duckdb.DuckDBPyConnection) -> Finding:
         "pairs": pairs,
         "reference": reference,
         "offsets": offsets,
-        "addresses": {
-            h: sorted(v.items(), key=lambda kv: (-kv[1], kv[0])) for h, v in addresses.items()
-        },
+        "addresses": addresses,
         "method": {
             "matchers": [m.name for m in MATCHERS],
             "tolerance_s": TOLERANCE_S,
@@ -434,12 +467,12 @@ def _narrative(data: dict[str, Any]) -> str:
             lines.append(
                 f"The store placed these clocks {format_offset(p['zone_difference_s'])} apart "
                 f"by their zones, so the clocks themselves disagree by "
-                f"**{_fmt_s(p['implied_error_s'])}**."
+                f"**{_fmt_s(p['implied_error_s'])}**: {_ahead(p)}."
             )
         elif abs(p["implied_error_s"]) > max(5, 2 * p["mad_s"]):
             lines.append(
                 f"With the same zone assumed on both, the clocks disagree by "
-                f"**{_fmt_s(p['implied_error_s'])}**."
+                f"**{_fmt_s(p['implied_error_s'])}**: {_ahead(p)}."
             )
         else:
             lines.append("Within the spread of the matches, these clocks agree.")

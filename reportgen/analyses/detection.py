@@ -108,7 +108,7 @@ def analyze(
                 "reliability": SIGNALS[source][1],
             }
             if found is None:
-                entry.update({"seen": False, "delay_s": None})
+                entry.update({"seen": False, "delay_s": None, "delay_text": delay_text(None)})
             else:
                 clock, reading, file, line, raw, fmt = found
                 ref = to_reference(offsets, clock, reading)
@@ -116,10 +116,11 @@ def analyze(
                 if delay is not None and not (
                     -LOOK_BEFORE.total_seconds() <= delay <= LOOK_AFTER.total_seconds()
                 ):
-                    entry.update({"seen": False, "delay_s": None})
+                    entry.update({"seen": False, "delay_s": None, "delay_text": delay_text(None)})
                 else:
                     entry.update(
                         {
+                            "delay_text": delay_text(delay),
                             "seen": True,
                             "delay_s": delay,
                             "clock": clock,
@@ -140,7 +141,7 @@ def analyze(
     return Finding(NAME, TITLE, _narrative(rows), data)
 
 
-def _delay(seconds: float | None) -> str:
+def delay_text(seconds: float | None) -> str:
     if seconds is None:
         return "not seen"
     if abs(seconds) < 90:
@@ -161,7 +162,7 @@ def _narrative(rows: list[dict[str, Any]]) -> str:
     ]
     for r in rows:
         seen = [s for s in r["sources"] if s["seen"]]
-        parts = [f"{s['source']} {_delay(s['delay_s'])}" for s in r["sources"]]
+        parts = [f"{s['source']} {s['delay_text']}" for s in r["sources"]]
         fastest = min(
             seen, key=lambda s: s["delay_s"] if s["delay_s"] is not None else 1e12, default=None
         )

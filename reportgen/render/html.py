@@ -108,7 +108,7 @@ def script_json(value: Any) -> Markup:
 
 
 def when(value: str | None, clock: str | None = None) -> str:
-    """``2005-02-26T19:00:40`` -> ``2005-02-26 19:00:40 (clock)``."""
+    """``2011-06-15T19:00:40`` -> ``2011-06-15 19:00:40 (clock)``."""
     if not value:
         return "—"
     text = value[:19].replace("T", " ")
@@ -177,18 +177,6 @@ def page(template: str, context: dict[str, Any], charts: bool = True) -> str:
     return html
 
 
-def _delay_text(seconds: float | None) -> str:
-    if seconds is None:
-        return "—"
-    if abs(seconds) < 90:
-        return f"{seconds:+.0f} s"
-    if abs(seconds) < 5400:
-        return f"{seconds / 60:+.0f} min"
-    if abs(seconds) < 172_800:
-        return f"{seconds / 3600:+.1f} h"
-    return f"{seconds / 86_400:+.1f} days"
-
-
 def report_context(
     name: str,
     findings: dict[str, Any],
@@ -213,23 +201,6 @@ def report_context(
         )
     else:
         sentence = "No compromise was found in these logs."
-    detection = []
-    for row in findings["detection"].data["compromises"]:
-        detection.append(
-            {
-                **row,
-                "sources": [
-                    {**s, "delay_text": _delay_text(s.get("delay_s"))} for s in row["sources"]
-                ],
-            }
-        )
-    findings = dict(findings)
-    findings["detection"] = type(findings["detection"])(
-        findings["detection"].name,
-        findings["detection"].title,
-        findings["detection"].narrative,
-        {**findings["detection"].data, "compromises": detection},
-    )
     return {
         "name": name,
         "generator": generator,
