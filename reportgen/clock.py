@@ -88,11 +88,6 @@ def text_reading(
     )
 
 
-def month_number(name: str) -> int:
-    """``"Mar"`` to 3; raises KeyError for anything else."""
-    return MONTHS[name.lower()]
-
-
 def offset_seconds(text: str) -> int:
     """``"-0500"`` or ``"+05:30"`` to seconds east of UTC; raises ValueError."""
     m = re.fullmatch(r"([+-])(\d\d):?(\d\d)", text)

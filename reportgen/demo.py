@@ -30,7 +30,6 @@ import json
 import os
 import random
 import shutil
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -807,8 +806,3 @@ def cached_bundle(seed: int = 1, scale: float = DEFAULT_SCALE) -> str:
     if not (out / "truth.json").exists():
         write(plan(seed, scale), out)
     return str(out / "bundle")
-
-
-def iter_truth_compromises(truth: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The planted compromises."""
-    yield from truth["compromises"]

@@ -111,8 +111,6 @@ class FileStats:
     problems: int = 0
     invalid_utf8: int = 0
     bytes_read: int = 0
-    formats_seen: dict[str, int] = field(default_factory=dict)
-    """Events per format, for files whose lines mix formats."""
 
 
 # --- findings: judgments made by the analyses --------------------------------
