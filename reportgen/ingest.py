@@ -273,10 +273,6 @@ def ingest(
                 _ingest_file(con, writer, executor, file_id, opened, options, problems, progress)
             )
             writer.flush()
-            # One transaction per file: fewer, larger writes than autocommit,
-            # without holding the whole input in one transaction's memory.
-            con.execute("COMMIT")
-            con.execute("BEGIN")
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
     _record_sources(con, all_stats)

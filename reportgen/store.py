@@ -229,6 +229,10 @@ class EventWriter:
             self.con.execute(
                 "INSERT INTO events_raw SELECT $file_id, * FROM _batch", {"file_id": self.file_id}
             )
+            # Commit each group: a transaction that spans a multi-gigabyte file keeps
+            # state in memory that grows with the file.
+            self.con.execute("COMMIT")
+            self.con.execute("BEGIN")
         finally:
             self.con.unregister("_batch")
 
