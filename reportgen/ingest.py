@@ -452,27 +452,12 @@ def _record_sources(con: duckdb.DuckDBPyConnection, all_stats: list[FileStats]) 
 # These write only to ``sources``: the ``events`` view applies each file's year
 # shift, host and zone to its raw readings.
 
-SENSOR_KINDS = ("netfilter:packet", "snort:alert")
-"""Kinds a monitoring sensor logs; hosts that log only these are sensors."""
 WEB_PROGRAMS = ("httpd", "apache", "apache2")
-
-
-SENSOR_SHARE = 0.9
-"""A host whose events are at least this share firewall/IDS lines is a sensor; so is
-one whose other lines all come from its kernel (bridge and interface messages)."""
 
 
 def _web_host(con: duckdb.DuckDBPyConnection) -> tuple[str | None, str]:
     """The host that wrote the Apache logs, which name none."""
-    candidates = [
-        r[0]
-        for r in con.execute(
-            f"""SELECT host FROM events_raw WHERE host IS NOT NULL GROUP BY host
-        HAVING count(*) FILTER (WHERE kind NOT IN {SENSOR_KINDS} AND program IS DISTINCT FROM 'kernel') > 0
-           AND count(*) FILTER (WHERE kind IN {SENSOR_KINDS}) < {SENSOR_SHARE} * count(*)
-        ORDER BY host"""
-        ).fetchall()
-    ]
+    candidates = [h for h, role in store.host_roles(con).items() if role == "server"]
     if len(candidates) == 1:
         return candidates[0], "the only host in the bundle with its own syslog (not a sensor)"
     web = [

@@ -294,3 +294,22 @@ def scalar(
     """The first column of the first row of a query, or None."""
     row = con.execute(sql, params).fetchone()
     return None if row is None else row[0]
+
+
+SENSOR_KINDS = ("netfilter:packet", "snort:alert")
+"""Kinds a monitoring sensor logs."""
+SENSOR_SHARE = 0.9
+"""A host whose events are at least this share firewall/IDS lines is a sensor; so is
+one whose other lines all come from its kernel (bridge and interface messages)."""
+
+
+def host_roles(con: duckdb.DuckDBPyConnection, table: str = "events_raw") -> dict[str, str]:
+    """Each named host of ``table``: ``server`` or ``sensor``."""
+    return {
+        host: ("sensor" if sensor >= SENSOR_SHARE * total or other == 0 else "server")
+        for host, total, sensor, other in con.execute(f"""
+            SELECT host, count(*), count(*) FILTER (WHERE kind IN {SENSOR_KINDS}),
+                   count(*) FILTER (WHERE kind NOT IN {SENSOR_KINDS}
+                                    AND program IS DISTINCT FROM 'kernel')
+            FROM {table} WHERE host IS NOT NULL GROUP BY host ORDER BY host""").fetchall()
+    }

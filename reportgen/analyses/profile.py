@@ -22,8 +22,6 @@ from reportgen.model import Finding
 NAME = "profile"
 TITLE = "The target"
 
-SENSOR_SHARE = 0.9
-"""A host whose events are at least this share firewall/IDS lines is a sensor."""
 MIN_ADDRESS_SUPPORT = 2
 """Matched requests needed before an address is counted as the server's."""
 
@@ -62,16 +60,8 @@ _DISTRO = re.compile(r"\((Red Hat[^)]*|CentOS|Debian[^)]*|Ubuntu|Fedora|SuSE[^)]
 
 
 def host_roles(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
-    """Each named host: ``server`` or ``sensor`` (mostly firewall/IDS lines)."""
-    return {
-        host: ("sensor" if sensor >= SENSOR_SHARE * total or other == 0 else "server")
-        for host, total, sensor, other in con.execute("""
-            SELECT host, count(*),
-                   count(*) FILTER (WHERE kind IN ('netfilter:packet', 'snort:alert')),
-                   count(*) FILTER (WHERE kind NOT IN ('netfilter:packet', 'snort:alert')
-                                    AND program IS DISTINCT FROM 'kernel')
-            FROM ev WHERE host IS NOT NULL GROUP BY host ORDER BY host""").fetchall()
-    }
+    """Each host as the analyses see it (a file naming none is its own): server or sensor."""
+    return store.host_roles(con, "ev")
 
 
 def analyze(con: duckdb.DuckDBPyConnection, clocks: Finding) -> Finding:
