@@ -133,19 +133,28 @@ def parse_block(
     try:
         numbered, undecodable, problems = split_lines(block, first, limit)
         lines = len(numbered) + len(problems)
-        events: list[Event] = []
+        batches: list[pa.RecordBatch] = []
         if chain:
             fmt = sources.BY_NAME[primary] if primary else None
             choice = sources.Choice(fmt, tuple(sources.BY_NAME[n] for n in chain), reason)
-            for item in sources.parse_lines(numbered, choice):
+            rest = numbered
+            if numbered and not undecodable and not problems:
+                fast, rest = _parse_columns(numbered, first, choice)
+                if fast is not None:
+                    batches.append(fast)
+            events: list[Event] = []
+            for item in sources.parse_lines(rest, choice):
                 if isinstance(item, Event):
                     events.append(item)
                 else:
                     problems.append(item)
+            if events:
+                batches.append(store.events_batch(events, undecodable))
+            del events, rest
         else:
             problems.extend(ParseProblem(n, reason, t) for n, t in numbered)
-        batch = store.events_batch(events, undecodable) if events else None
-        del events, numbered
+        del numbered
+        batch = _in_line_order(batches)
     finally:
         if collecting:
             gc.enable()
@@ -153,6 +162,37 @@ def parse_block(
     # block, and its memory must not creep up with the size of the input.
     pa.default_memory_pool().release_unused()
     return BlockResult(batch, problems, lines, len(undecodable))
+
+
+def _parse_columns(
+    numbered: list[tuple[int, str]], first: int, choice: sources.Choice
+) -> tuple[pa.RecordBatch | None, list[tuple[int, str]]]:
+    """The columnar fast path over consecutive clean lines: its batch, and the
+    lines it left for the line parsers."""
+    texts = [t for _, t in numbered]
+    raw = pa.array(texts, pa.large_string())
+    parsed = sources.parse_columns("\n".join(texts), raw, choice)
+    if parsed is None:
+        return None, numbered
+    claimed = pc.fill_null(parsed.claimed, False)
+    taken = claimed.true_count
+    if taken == 0:
+        return None, numbered
+    batch = store.columns_batch(parsed.columns, claimed, first, raw)
+    if taken == len(texts):
+        return batch, []
+    left = pc.indices_nonzero(pc.invert(claimed)).to_pylist()
+    return batch, [numbered[i] for i in left]
+
+
+def _in_line_order(batches: list[pa.RecordBatch]) -> pa.RecordBatch | None:
+    """One batch in file order (Dec->Jan rollovers are counted in that order)."""
+    if not batches:
+        return None
+    if len(batches) == 1:
+        return batches[0]
+    table = pa.Table.from_batches(batches).sort_by("line").combine_chunks()
+    return table.to_batches()[0]
 
 
 @dataclass
@@ -207,14 +247,31 @@ PARALLEL_BYTES = 8 << 20
 """Inputs smaller than this are parsed in-process: starting workers costs more."""
 
 
+COMPRESSION_RATIO = 8
+"""Log text compresses about this well: a compressed input counts this many times
+its size when judging whether it is worth starting workers."""
+
+
+def _file_bytes(path: str) -> int:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        head = f.read(6)
+    compressed = head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
+    return size * COMPRESSION_RATIO if compressed else size
+
+
 def _input_bytes(root: str) -> int:
+    """Roughly how many bytes of text ``root`` holds, counting up to :data:`PARALLEL_BYTES`."""
     if os.path.isfile(root):
-        return os.path.getsize(root)
+        try:
+            return _file_bytes(root)
+        except OSError:
+            return 0
     total = 0
     for folder, _, names in os.walk(root):
         for name in names:
             try:
-                total += os.path.getsize(os.path.join(folder, name))
+                total += _file_bytes(os.path.join(folder, name))
             except OSError:
                 continue
             if total >= PARALLEL_BYTES:
@@ -270,11 +327,11 @@ def ingest(
                 continue
             file_id += 1
             all_stats.append(
-                _ingest_file(con, writer, executor, file_id, opened, options, problems, progress)
+                _ingest_file(writer, executor, file_id, opened, options, problems, progress)
             )
-            writer.flush()
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
+        writer.close()
     _record_sources(con, all_stats)
     store.add_input_problems(con, problems)
     settle(con, options)
@@ -283,7 +340,6 @@ def ingest(
 
 
 def _ingest_file(
-    con: duckdb.DuckDBPyConnection,
     writer: store.EventWriter,
     executor: Executor,
     file_id: int,
@@ -312,7 +368,7 @@ def _ingest_file(
                 writer.add(file_id, count_rollovers(result.batch, rollover))
             room = MAX_PROBLEM_ROWS - stored_problems
             if room > 0 and result.problems:
-                store.append_problems(con, file_id, display, result.problems[:room])
+                writer.add_problems(file_id, display, result.problems[:room])
                 stored_problems += min(room, len(result.problems))
 
     chain: tuple[str, ...] = ()

@@ -17,12 +17,15 @@ copy per batch rather than one insert per row.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from collections.abc import Sequence
 from typing import Any
 
 import duckdb
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from reportgen.model import Event, InputProblem, ParseProblem
 
@@ -196,38 +199,92 @@ def events_batch(events: Sequence[Event], undecodable: dict[int, bytes]) -> pa.R
     return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
 
 
+def columns_batch(
+    columns: dict[str, pa.Array], claimed: pa.BooleanArray, first: int, raw: pa.Array
+) -> pa.RecordBatch:
+    """The claimed rows of a columnar parse as one batch (``first``: line number of row 0)."""
+    index = pc.indices_nonzero(claimed)
+    n = len(index)
+    given = {
+        **{name: pc.take(column, index) for name, column in columns.items()},
+        "line": pc.add(index.cast(pa.int64()), first),
+        "raw": pc.take(raw, index),
+        "year_offset": pa.array([0] * n, pa.int16()),
+    }
+    arrays = [
+        given[f.name].cast(f.type) if f.name in given else pa.nulls(n, f.type) for f in EVENT_SCHEMA
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=EVENT_SCHEMA)
+
+
 class EventWriter:
-    """Loads a file's batches in groups: DuckDB compresses and writes much
-    faster in few large inserts than in many small ones. Holds at most
-    ``rows`` rows, so memory does not grow with the input."""
+    """Loads parsed batches into ``events_raw`` and ``parse_problems`` on a thread
+    of its own, so that reading, decompressing and parsing go on while DuckDB
+    compresses and writes (it releases the interpreter meanwhile).
+
+    Batches are loaded in groups of about ``rows`` rows: DuckDB writes much faster
+    in few large inserts than in many small ones. The queue is bounded, so memory
+    does not grow with the input. Until :meth:`close`, only this thread uses the
+    connection.
+    """
 
     def __init__(self, con: duckdb.DuckDBPyConnection, rows: int = 1 << 17) -> None:
         self.con = con
         self.rows = rows
-        self.file_id = 0
-        self.pending: list[pa.RecordBatch] = []
-        self.count = 0
+        self.queue: queue.Queue[tuple[str, int, Any] | None] = queue.Queue(maxsize=8)
+        self.failure: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="event-writer", daemon=True)
+        self.thread.start()
 
     def add(self, file_id: int, batch: pa.RecordBatch) -> None:
-        """Queue one batch of a file's events, loading the queue when it is full."""
-        if file_id != self.file_id:
-            self.flush()
-            self.file_id = file_id
-        self.pending.append(batch)
-        self.count += batch.num_rows
-        if self.count >= self.rows:
-            self.flush()
+        """Queue one batch of a file's events."""
+        self._put(("events", file_id, batch))
 
-    def flush(self) -> None:
-        """Load what is queued."""
-        if not self.pending:
+    def add_problems(self, file_id: int, file: str, problems: Sequence[ParseProblem]) -> None:
+        """Queue parse problems of a file."""
+        self._put(("problems", file_id, (file, list(problems))))
+
+    def close(self) -> None:
+        """Load what is queued and stop; re-raises a failure of the loading thread."""
+        if self.thread.is_alive():
+            self.queue.put(None)
+            self.thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _put(self, item: tuple[str, int, Any]) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.queue.put(item)
+
+    def _run(self) -> None:
+        pending: list[pa.RecordBatch] = []
+        count, current = 0, 0
+        try:
+            while (item := self.queue.get()) is not None:
+                kind, file_id, payload = item
+                if kind == "problems":
+                    append_problems(self.con, file_id, *payload)
+                    continue
+                if file_id != current or count >= self.rows:
+                    self._load(current, pending)
+                    pending, count, current = [], 0, file_id
+                pending.append(payload)
+                count += payload.num_rows
+            self._load(current, pending)
+        except BaseException as exc:  # handed to the caller by close()/add()
+            self.failure = exc
+            while self.queue.get() is not None:  # unblock the producer
+                pass
+
+    def _load(self, file_id: int, batches: list[pa.RecordBatch]) -> None:
+        if not batches:
             return
-        table = pa.Table.from_batches(self.pending)
-        self.pending, self.count = [], 0
+        table = pa.Table.from_batches(batches)
         self.con.register("_batch", table)
         try:
             self.con.execute(
-                "INSERT INTO events_raw SELECT $file_id, * FROM _batch", {"file_id": self.file_id}
+                "INSERT INTO events_raw SELECT $file_id, * FROM _batch", {"file_id": file_id}
             )
             # Commit each group: a transaction that spans a multi-gigabyte file keeps
             # state in memory that grows with the file.

@@ -24,7 +24,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from reportgen.model import Event, Malformed, ParseProblem
+from reportgen.sources.columns import ColumnParser, Parsed
 
 CONFIDENT = 0.5
 """Share of sampled lines a format must accept to name a file."""
@@ -44,6 +48,10 @@ class Format:
     carried_in_syslog: bool
     parse_line: LineParser
     module: ModuleType
+    parse_columns: ColumnParser | None = None
+    """The columnar fast path, for formats that fill the largest files."""
+    markers: tuple[tuple[str, ...], ...] | None = None
+    """Every accepted line holds all strings of one group (None: no such promise)."""
 
 
 def _discover() -> tuple[Format, ...]:
@@ -60,6 +68,8 @@ def _discover() -> tuple[Format, ...]:
                 getattr(module, "CARRIED_IN_SYSLOG", False),
                 module.parse_line,
                 module,
+                getattr(module, "parse_columns", None),
+                getattr(module, "MARKERS", None),
             )
         )
     return tuple(sorted(found, key=lambda f: (-f.specificity, f.name)))
@@ -149,3 +159,38 @@ def parse_lines(lines: Iterable[tuple[int, str]], choice: Choice) -> Iterator[Ev
                 reason = result
         else:
             yield ParseProblem(number, reason if text.strip() else "blank line", text)
+
+
+def may_accept(fmt: Format, raw: pa.Array) -> pa.BooleanArray:
+    """Lines ``fmt`` might accept, judged from its markers alone (all, if it has none)."""
+    if fmt.markers is None:
+        return pa.array([True] * len(raw), pa.bool_())
+    result = pa.array([False] * len(raw), pa.bool_())
+    for group in fmt.markers:
+        holds = pa.array([True] * len(raw), pa.bool_())
+        for marker in group:
+            holds = pc.and_(holds, pc.match_substring(raw, marker))
+        result = pc.or_(result, holds)
+    return result
+
+
+def parse_columns(text: str, raw: pa.Array, choice: Choice) -> Parsed | None:
+    """Run the columnar fast path of the format that names the file, if it has one.
+
+    A line it claims is one that format's ``parse_line`` accepts, so it must be one
+    no format earlier in the chain (more specific) accepts: the markers of those
+    formats rule them out. Lines it does not claim go to :func:`parse_lines`.
+    """
+    fmt = choice.format
+    if fmt is None or fmt.parse_columns is None or fmt not in choice.chain:
+        return None
+    earlier = choice.chain[: choice.chain.index(fmt)]
+    if any(f.markers is None for f in earlier):
+        return None
+    parsed = fmt.parse_columns(text, raw)
+    if parsed is None:
+        return None
+    claimed = parsed.claimed
+    for other in earlier:
+        claimed = pc.and_(claimed, pc.invert(may_accept(other, raw)))
+    return Parsed(claimed, parsed.columns)

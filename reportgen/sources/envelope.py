@@ -29,13 +29,17 @@ from reportgen.clock import datetime_to_reading, month_day_reading
 # The tag is "program[pid]: " but real files also hold "syslogd 1.4.1: restart.",
 # "su(pam_unix)[26013]: ...", "postfix/smtpd[9]: ..." and " -- root[17812]: ..."
 # (login's ident), and lines with no tag at all ("last message repeated 3 times").
-_TAG = r"(?:(?P<prog>(?:-- )?[^\s\[\]:]+)(?: [\d.]+)?(?:\[(?P<pid>\d{1,9})\])?: ?)?(?P<msg>.*)"
+_TAG_HEAD = r"(?:(?P<prog>(?:-- )?[^\s\[\]:]+)(?: [\d.]+)?(?:\[(?P<pid>\d{1,9})\])?: ?)?"
+_TAG = _TAG_HEAD + r"(?P<msg>.*)"
 
-RFC3164 = re.compile(
+RFC3164_HEAD = (
     r"(?:<\d{1,3}>)?(?P<mon>[A-Z][a-z]{2}) (?P<day>[ \d]?\d) (?P<hms>\d\d:\d\d:\d\d) "
-    r"(?P<host>\S+) +" + _TAG,
-    re.DOTALL,
+    r"(?P<host>\S+) +" + _TAG_HEAD
 )
+"""The RFC 3164 header and tag, up to the message: the columnar parsers of the
+formats carried in syslog start their patterns with it (as an atomic group, so it
+is read exactly as :func:`read_envelope` reads it)."""
+RFC3164 = re.compile(RFC3164_HEAD + r"(?P<msg>.*)", re.DOTALL)
 ISO_TAGGED = re.compile(
     r"(?:<\d{1,3}>)?(?P<ts>\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:Z|[+-]\d\d:?\d\d)) "
     r"(?P<host>\S+) +" + _TAG,

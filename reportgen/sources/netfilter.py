@@ -19,8 +19,13 @@ from __future__ import annotations
 
 import re
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from reportgen.model import Event, Malformed
-from reportgen.sources.envelope import read_envelope
+from reportgen.sources import columns as col
+from reportgen.sources.columns import line_pattern
+from reportgen.sources.envelope import RFC3164_HEAD, read_envelope
 
 NAME = "netfilter"
 DESCRIPTION = "Netfilter/iptables packet logs (kernel lines in syslog or kern.log), any prefix"
@@ -28,16 +33,20 @@ SPECIFICITY = 30
 CARRIED_IN_SYSLOG = True
 
 FIELDS = re.compile(
-    r"IN=(\S*) (?:PHYSIN=(\S*) )?OUT=(\S*) (?:PHYSOUT=(\S*) )?(?:MAC=(\S*) ?)?"
+    r"IN=(?P<iface_in>\S*) (?:(?P<bridged>PHYSIN=)(?P<physin>\S*) )?OUT=(?P<iface_out>\S*) "
+    r"(?:PHYSOUT=(?P<physout>\S*) )?(?:MAC=(?P<mac>\S*) ?)?"
     # Some sanitized or damaged lines join SRC and DST with a dot instead of a space.
-    r"SRC=(\S+?)[ .]DST=(\S+) LEN=(\d+) "
-    r"(?:TOS=\S+ PREC=\S+ TTL=(\d+) ID=\d+|TC=\S+ HOPLIMIT=(\d+) FLOWLBL=\d+)"
-    r"(?: CE| DF| MF)*(?: FRAG=\d+)?(?: OPT \([0-9A-Fa-f]*\))? PROTO=(\S+)"
-    r"(?: SPT=(\d{1,5}) DPT=(\d{1,5}))?(?: LEN=\d+)?(?: SEQ=\d+ ACK=\d+)?"
-    r"(?: WINDOW=(\d+))?(?: RES=\S+)?((?: (?:CWR|ECE|URG|ACK|PSH|RST|SYN|FIN)(?![A-Z=]))*)"
-    r"(?: URGP=\d+)?(?: TYPE=(\d+) CODE=(\d+))?"
+    r"SRC=(?P<src>\S+?)[ .]DST=(?P<dst>\S+) LEN=(?P<length>\d+) "
+    r"(?:TOS=\S+ PREC=\S+ TTL=(?P<ttl>\d+) ID=\d+|TC=\S+ HOPLIMIT=(?P<hoplimit>\d+) FLOWLBL=\d+)"
+    r"(?: CE| DF| MF)*(?: FRAG=\d+)?(?: OPT \([0-9A-Fa-f]*\))? PROTO=(?P<proto>\S+)"
+    r"(?: SPT=(?P<spt>\d{1,5}) DPT=(?P<dpt>\d{1,5}))?(?: LEN=\d+)?(?: SEQ=\d+ ACK=\d+)?"
+    r"(?: WINDOW=(?P<window>\d+))?(?: RES=\S+)?"
+    r"(?P<flags>(?: (?:CWR|ECE|URG|ACK|PSH|RST|SYN|FIN)(?![A-Z=]))*)"
+    r"(?: URGP=\d+)?(?: TYPE=(?P<icmp_type>\d+) CODE=(?P<icmp_code>\d+))?"
 )
 _UPTIME = re.compile(r"\[\s*(\d+\.\d+)\]\s*")
+MARKERS = (("IN=", "SRC="),)
+"""Every line this format accepts holds all the strings of one of these groups."""
 _NOT_MINE = "not a netfilter line: no IN=/SRC= fields after a syslog header"
 
 
@@ -65,39 +74,21 @@ def parse_line(text: str, number: int) -> Event | str:
         return Malformed(
             "netfilter fields (IN= OUT= SRC= DST= LEN= ... PROTO=) incomplete or out of order"
         )
-    (
-        iface_in,
-        physin,
-        iface_out,
-        physout,
-        mac,
-        src,
-        dst,
-        length,
-        ttl,
-        hoplimit,
-        proto,
-        spt,
-        dpt,
-        window,
-        flags,
-        icmp_type,
-        icmp_code,
-    ) = m.groups()
-    extra: dict[str, str] = {"in": iface_in, "out": iface_out, "len": length}
-    if physin is not None:
-        extra["physin"] = physin
-        extra["physout"] = physout or ""
-    if mac:
-        extra["mac"] = mac
-    extra["ttl"] = ttl or hoplimit
-    if window is not None:
-        extra["window"] = window
-    if flags:
-        extra["flags"] = flags[1:]
-    if icmp_type is not None:
-        extra["icmp_type"] = icmp_type
-        extra["icmp_code"] = icmp_code
+    g = m.groupdict()
+    extra: dict[str, str] = {"in": g["iface_in"], "out": g["iface_out"], "len": g["length"]}
+    if g["bridged"] is not None:
+        extra["physin"] = g["physin"]
+        extra["physout"] = g["physout"] or ""
+    if g["mac"]:
+        extra["mac"] = g["mac"]
+    extra["ttl"] = g["ttl"] or g["hoplimit"]
+    if g["window"] is not None:
+        extra["window"] = g["window"]
+    if g["flags"]:
+        extra["flags"] = g["flags"][1:]
+    if g["icmp_type"] is not None:
+        extra["icmp_type"] = g["icmp_type"]
+        extra["icmp_code"] = g["icmp_code"]
     label = message[:start]
     if label.startswith("["):
         u = _UPTIME.match(label)
@@ -114,11 +105,11 @@ def parse_line(text: str, number: int) -> Event | str:
         env.host,
         env.program,
         env.pid,
-        src,
-        _port(spt),
-        dst,
-        _port(dpt),
-        proto,
+        g["src"],
+        _port(g["spt"]),
+        g["dst"],
+        _port(g["dpt"]),
+        g["proto"],
         None,
         label or None,
         None,
@@ -127,3 +118,59 @@ def parse_line(text: str, number: int) -> Event | str:
         number,
         text,
     )
+
+
+# The columnar fast path: the syslog header read exactly as read_envelope reads
+# it (an atomic group: no backtracking into it), then the first "IN=" from which
+# FIELDS matches, as parse_line's loop finds it.
+WHOLE = line_pattern("(?>" + RFC3164_HEAD + ")(?P<prefix>.*?)" + FIELDS.pattern)
+_UPTIME_PREFIX = r"^\[ *(?P<u>[0-9]+\.[0-9]+)\] *"
+
+
+def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
+    """Every line of a block at once; see :mod:`reportgen.sources.columns`."""
+    found = col.match_lines(WHOLE, text, len(raw))
+    if found is None:
+        return None
+    g = {name: found.field(name) for name in ("mon", "day", "hms", "prefix", "flags")}
+    g |= {
+        name: col.given(found.field(name))
+        for name in (
+            "host", "prog", "pid", "iface_in", "bridged", "physin", "iface_out", "physout",
+            "mac", "src", "dst", "length", "ttl", "hoplimit", "proto", "spt", "dpt", "window",
+            "icmp_type", "icmp_code",
+        )
+    }  # fmt: skip
+    claimed = pc.and_(pc.is_valid(g["src"]), col.clean_lines(text, raw))
+    reading, valid = col.yearless_readings(g["mon"], g["day"], g["hms"], claimed)
+    claimed = pc.and_(claimed, valid)
+    prefix = g["prefix"]
+    uptime = col.given(pc.struct_field(pc.extract_regex(prefix, _UPTIME_PREFIX), "u"))
+    has_uptime = pc.and_(pc.starts_with(prefix, "["), pc.is_valid(uptime))
+    label = pc.if_else(has_uptime, pc.replace_substring_regex(prefix, _UPTIME_PREFIX, ""), prefix)
+    label = col.given(pc.utf8_trim(pc.utf8_rtrim(pc.utf8_trim(label, " "), ":"), " "))
+    flags = g["flags"]
+    ttl = pc.coalesce(g["ttl"], g["hoplimit"])
+    escape = '"' in text or "\\" in text
+
+    def s(values: pa.Array) -> pa.Array:
+        return col.json_string(values, escape)
+
+    extra = col.json_object(
+        [
+            ("in", s(pc.fill_null(g["iface_in"], "")), None),
+            ("out", s(pc.fill_null(g["iface_out"], "")), None),
+            ("len", s(g["length"]), None),
+            ("physin", s(pc.fill_null(g["physin"], "")), pc.is_valid(g["bridged"])),
+            ("physout", s(pc.fill_null(g["physout"], "")), pc.is_valid(g["bridged"])),
+            ("mac", s(g["mac"]), pc.is_valid(g["mac"])),
+            ("ttl", s(ttl), None),
+            ("window", s(g["window"]), pc.is_valid(g["window"])),
+            ("flags", s(pc.utf8_slice_codeunits(flags, 1)), pc.greater(pc.utf8_length(flags), 0)),
+            ("icmp_type", s(g["icmp_type"]), pc.is_valid(g["icmp_type"])),
+            ("icmp_code", s(g["icmp_code"]), pc.is_valid(g["icmp_type"])),
+            ("uptime", s(uptime), has_uptime),
+        ]
+    )
+    columns = col.syslog_flow(g, claimed, reading, NAME, "netfilter:packet")
+    return col.Parsed(claimed, columns | {"action": label, "extra": extra})
