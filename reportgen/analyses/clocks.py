@@ -143,30 +143,46 @@ def _collect_pairs(con: duckdb.DuckDBPyConnection) -> None:
         ll BIGINT, rf VARCHAR, rl BIGINT, addresses BOOLEAN)""")
     for m in MATCHERS:
         on = " AND ".join(f"l.{k} = r.{k}" for k in m.keys)
+        keys = ", ".join(m.keys)
+        side = f"""SELECT c.clock, e.reading, e.file, e.line, {{dst}} {keys}
+                   FROM ev e JOIN clock_of c USING (file_id) WHERE e.kind LIKE '{{kind}}' AND {{where}}"""
+        left = side.format(dst="", kind=m.left, where=m.left_where)
+        right = side.format(dst="e.dst_ip AS r_dst,", kind=m.right, where=m.right_where)
+        # Coarse pass: the most common whole-minute difference per pair of clocks, from
+        # the right side counted per key and minute, so that its cost is bounded by
+        # the left events times the minutes of the search window, whatever the volume.
+        con.execute(f"""CREATE OR REPLACE TEMP TABLE clock_modes AS
+        WITH l AS ({left}),
+             r AS (SELECT clock, {keys}, time_bucket(INTERVAL 1 MINUTE, reading) AS minute,
+                          count(*) AS n FROM ({right}) GROUP BY ALL)
+        SELECT lc, rc, arg_max(offset_min, weight) * 60 AS m FROM (
+            SELECT l.clock AS lc, r.clock AS rc,
+                   round((epoch(l.reading) - epoch(r.minute) - 30) / 60) AS offset_min,
+                   sum(r.n) AS weight
+            FROM l JOIN r ON {on}
+             AND r.minute BETWEEN l.reading - INTERVAL {SEARCH_S + 60} SECOND
+                              AND l.reading + INTERVAL {SEARCH_S} SECOND
+            WHERE l.clock <> r.clock GROUP BY ALL) GROUP BY ALL""")
+        # Fine pass: within TOLERANCE_S of that offset, each left event's nearest
+        # counterpart, kept only when it is unambiguous. Grouping (not a window) keeps
+        # memory bounded: DuckDB spills large aggregates to disk.
         con.execute(f"""INSERT INTO clock_pairs
-        WITH l AS (SELECT c.clock, e.reading, e.file, e.line, {", ".join(m.keys)}
-                   FROM ev e JOIN clock_of c USING (file_id)
-                   WHERE e.kind LIKE '{m.left}' AND {m.left_where}),
-             r AS (SELECT c.clock, e.reading, e.file, e.line, e.dst_ip AS r_dst,
-                          {", ".join(m.keys)}
-                   FROM ev e JOIN clock_of c USING (file_id)
-                   WHERE e.kind LIKE '{m.right}' AND {m.right_where}),
+        WITH l AS ({left}), r AS ({right}),
              cand AS (SELECT l.clock AS lc, r.clock AS rc, l.reading AS lr, l.file AS lf,
                              l.line AS ll, r.file AS rf, r.line AS rl, r.r_dst,
-                             epoch(l.reading) - epoch(r.reading) AS d
-                      FROM l JOIN r ON {on}
-                       AND r.reading BETWEEN l.reading - INTERVAL {SEARCH_S} SECOND
-                                         AND l.reading + INTERVAL {SEARCH_S} SECOND
-                      WHERE l.clock <> r.clock),
-             modes AS (SELECT lc, rc, mode(round(d / 60)) * 60 AS m FROM cand GROUP BY ALL),
-             near AS (SELECT cand.*, count(*) OVER (PARTITION BY lf, ll) AS n_cand,
-                             count(DISTINCT r_dst) OVER (PARTITION BY lf, ll) AS n_dst,
-                             row_number() OVER (PARTITION BY lf, ll ORDER BY abs(d - m), rf, rl) AS k
-                      FROM cand JOIN modes USING (lc, rc) WHERE abs(d - m) <= {TOLERANCE_S})
-        SELECT '{m.name}', least(lc, rc), greatest(lc, rc), lr,
-               CASE WHEN lc < rc THEN d ELSE -d END, lc, r_dst, lf, ll, rf, rl,
-               {str(m.addresses).upper()}
-        FROM near WHERE k = 1 AND n_cand <= {MAX_CANDIDATES} AND n_dst = 1""")
+                             epoch(l.reading) - epoch(r.reading) AS d, mo.m
+                      FROM l JOIN clock_modes mo ON mo.lc = l.clock
+                      JOIN r ON {on} AND r.clock = mo.rc
+                       AND r.reading BETWEEN l.reading - to_seconds(mo.m + {TOLERANCE_S})
+                                         AND l.reading - to_seconds(mo.m - {TOLERANCE_S})),
+             near AS (SELECT lf, ll, count(*) AS n_cand, count(DISTINCT r_dst) AS n_dst,
+                             arg_min({{'lc': lc, 'rc': rc, 'lr': lr, 'rf': rf, 'rl': rl,
+                                       'r_dst': r_dst, 'd': d}}, (abs(d - m), rf, rl)) AS best
+                      FROM cand GROUP BY lf, ll)
+        SELECT '{m.name}', least(best.lc, best.rc), greatest(best.lc, best.rc), best.lr,
+               CASE WHEN best.lc < best.rc THEN best.d ELSE -best.d END, best.lc, best.r_dst,
+               lf, ll, best.rf, best.rl, {str(m.addresses).upper()}
+        FROM near WHERE n_cand <= {MAX_CANDIDATES} AND n_dst = 1""")
 
 
 def pair_statistics(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

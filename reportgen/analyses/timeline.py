@@ -877,9 +877,15 @@ def detect_sensors(ctx: Context) -> list[Draft]:
         gaps = [
             (a, b)
             for a, b in ctx.rows(
-                f"""SELECT reading, next FROM (
-            SELECT reading, lead(reading) OVER (ORDER BY reading) AS next FROM ev
-            WHERE host = ? AND source IN ('netfilter', 'snort'))
+                # Per-minute buckets first: a gap of GAP_MIN (more than a minute) lies
+                # between two buckets, and the window then runs over thousands of
+                # buckets rather than over every record (which it would hold in memory).
+                f"""WITH buckets AS (
+                SELECT min(reading) AS lo, max(reading) AS hi FROM ev
+                WHERE host = ? AND source IN ('netfilter', 'snort')
+                GROUP BY time_bucket(INTERVAL 1 MINUTE, reading))
+            SELECT reading, next FROM (
+                SELECT hi AS reading, lead(lo) OVER (ORDER BY lo) AS next FROM buckets)
             WHERE next - reading >= INTERVAL {int(GAP_MIN.total_seconds())} SECOND
             ORDER BY reading""",
                 [host],
