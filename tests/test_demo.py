@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from reportgen import demo, pipeline, store
 from reportgen.ingest import Options, ingest
+from reportgen.render import charts
 
 
 def _analyze(
@@ -147,7 +148,8 @@ def test_shifted_clocks_are_recovered(
     assert {c["vector"] for c in found["compromise"].data["compromises"]} == {"web", "ssh"}
 
 
-def test_demo_report_builds(tmp_path: Path) -> None:
+def test_demo_report_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(charts, "VALIDATE", True)  # every chart spec against the schema
     demo.write(demo.plan(1, 0.02), tmp_path / "d")
     result = pipeline.run(
         str(tmp_path / "d" / "bundle"), str(tmp_path / "site"), "demo", Options(jobs=1)

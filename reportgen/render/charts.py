@@ -36,8 +36,14 @@ class Chart:
     table_rows: tuple[tuple[str, ...], ...]
 
 
+VALIDATE = False
+"""Check every spec against the Vega-Lite schema. Altair's check walks every data
+value (a third of a second for a chart of a few thousand points), so reports skip
+it; the tests turn it on and build every chart of a report."""
+
+
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
-    spec: dict[str, Any] = chart.to_dict()
+    spec: dict[str, Any] = chart.to_dict(validate=VALIDATE)
     spec.pop("$schema", None)  # no network address in the page
     return spec
 
