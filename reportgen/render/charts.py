@@ -8,11 +8,14 @@ ever data here, never markup: the page embeds the spec as escaped JSON.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import altair as alt
 import duckdb
+from altair.utils.schemapi import debug_mode
 
 from reportgen.analyses.clocks import to_reference
 from reportgen.model import Finding, SignificantEvent
@@ -37,9 +40,23 @@ class Chart:
 
 
 VALIDATE = False
-"""Check every spec against the Vega-Lite schema. Altair's check walks every data
-value (a third of a second for a chart of a few thousand points), so reports skip
-it; the tests turn it on and build every chart of a report."""
+"""Check every spec against the Vega-Lite schema. Altair checks every object as it
+is made and again when it is written, walking every data value (a third of a
+second for a chart of a few thousand points), so reports skip it; the tests turn
+it on and build every chart of a report."""
+
+Builder = TypeVar("Builder", bound=Callable[..., Any])
+
+
+def _checked(build: Builder) -> Builder:
+    """Build a chart with Altair's schema checks on only when :data:`VALIDATE` is."""
+
+    @functools.wraps(build)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with debug_mode(VALIDATE):
+            return build(*args, **kwargs)
+
+    return cast(Builder, wrapper)
 
 
 def _spec(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -52,6 +69,7 @@ def _config(chart: Any) -> Any:
     return chart.configure_view(strokeWidth=0).configure_axis(labelLimit=220)
 
 
+@_checked
 def timeline(
     events: list[SignificantEvent], compromises: list[dict[str, Any]], reference: str | None
 ) -> Chart:
@@ -124,6 +142,7 @@ def timeline(
     )
 
 
+@_checked
 def volume(con: duckdb.DuckDBPyConnection) -> Chart:
     """Lines per source per day, so gaps and spikes show."""
     rows = [
@@ -185,6 +204,7 @@ def _bars(rows: list[dict[str, Any]], x_title: str, y_title: str | None, title: 
     )
 
 
+@_checked
 def noise(noise_finding: Finding) -> list[Chart]:
     """Noise families over time, top signatures and ports, split by whether they could matter."""
     data = noise_finding.data
@@ -278,6 +298,7 @@ def noise(noise_finding: Finding) -> list[Chart]:
     ]
 
 
+@_checked
 def clocks(clock_finding: Finding) -> Chart:
     """Matched pairs over time with the fitted line, per pair of clocks."""
     rows = []
@@ -332,6 +353,7 @@ def clocks(clock_finding: Finding) -> Chart:
     )
 
 
+@_checked
 def attackers(
     con: duckdb.DuckDBPyConnection, compromise_finding: Finding, clock_finding: Finding
 ) -> Chart:
