@@ -33,7 +33,7 @@ SCHEMA_VERSION = 1
 MEMORY_LIMIT = "160MB"
 """DuckDB's buffer pool while loading: it writes through to disk beyond this, so
 memory stays flat however large the input."""
-ANALYSIS_MEMORY_LIMIT = "1GB"
+ANALYSIS_MEMORY_LIMIT = "768MB"
 """DuckDB's memory for the analyses, whatever the input size."""
 PROBLEM_EXCERPT = 2000
 """Characters of a problem line kept in ``parse_problems.raw``."""

@@ -18,7 +18,6 @@ from typing import Any
 
 import duckdb
 
-from reportgen import store
 from reportgen.analyses.families import BY_KEY, FAMILIES, Family
 from reportgen.analyses.profile import server_addresses, service_ports
 from reportgen.model import Finding
@@ -42,7 +41,7 @@ def _port_condition(family: Family) -> str:
         proto, _, ports = spec.partition("/")
         lo, _, hi = ports.partition("-")
         cond = f"dst_port BETWEEN {int(lo)} AND {int(hi)}" if hi else f"dst_port = {int(lo)}"
-        parts.append(f"(lower(proto) = '{proto}' AND {cond})")
+        parts.append(f"(proto_l = '{proto}' AND {cond})")
     return " OR ".join(parts)
 
 
@@ -51,16 +50,17 @@ def _sql_str(text: str) -> str:
 
 
 def firewall_case() -> str:
-    """SQL CASE giving the family of an inbound netfilter packet."""
+    """SQL CASE giving the family of an inbound netfilter packet (over ``proto_l``, the
+    protocol in lower case, and ``flags`` and ``icmp_type`` read from ``extra`` once)."""
     whens = [
         # replies nobody asked for: RST, SYN-ACK, or ACK from a service port
-        "WHEN lower(proto) = 'tcp' AND (extra->>'flags' LIKE '%RST%' OR "
-        "(extra->>'flags' LIKE '%SYN%' AND extra->>'flags' LIKE '%ACK%') OR "
-        "(extra->>'flags' NOT LIKE '%SYN%' AND src_port < 1024)) THEN 'backscatter'",
-        "WHEN lower(proto) = 'tcp' AND extra->>'flags' NOT LIKE '%SYN%' THEN 'scan'",
-        "WHEN lower(proto) LIKE 'icmp%' AND extra->>'icmp_type' IN ('0', '3', '11', '129', '1')"
+        "WHEN proto_l = 'tcp' AND (flags LIKE '%RST%' OR "
+        "(flags LIKE '%SYN%' AND flags LIKE '%ACK%') OR "
+        "(flags NOT LIKE '%SYN%' AND src_port < 1024)) THEN 'backscatter'",
+        "WHEN proto_l = 'tcp' AND flags NOT LIKE '%SYN%' THEN 'scan'",
+        "WHEN proto_l LIKE 'icmp%' AND icmp_type IN ('0', '3', '11', '129', '1')"
         " THEN 'backscatter'",
-        "WHEN lower(proto) LIKE 'icmp%' THEN 'icmp'",
+        "WHEN proto_l LIKE 'icmp%' THEN 'icmp'",
     ]
     whens += [f"WHEN {_port_condition(f)} THEN '{f.key}'" for f in FAMILIES if f.ports]
     return "CASE " + " ".join(whens) + " ELSE 'other' END"
@@ -108,10 +108,14 @@ def classify_table(con: duckdb.DuckDBPyConnection, profile: Finding) -> None:
     con.execute(f"""CREATE OR REPLACE TEMP TABLE noise AS
         SELECT 'firewall' AS via, host AS sensor, file, line, reading, src_ip, dst_ip, dst_port,
                proto, NULL AS signature, {firewall_case()} AS family
-        FROM ev WHERE kind = 'netfilter:packet' AND NOT {internal_src}
+        FROM (SELECT *, lower(proto) AS proto_l, extra->>'flags' AS flags,
+                     extra->>'icmp_type' AS icmp_type
+              FROM ev WHERE kind = 'netfilter:packet' AND NOT {internal_src})
         UNION ALL
         SELECT 'IDS', host, file, line, reading, src_ip, dst_ip, dst_port, proto, message,
-               {ids_case()} FROM ev WHERE kind = 'snort:alert' AND NOT {internal_src}
+               {ids_case()}
+        FROM (SELECT *, lower(proto) AS proto_l FROM ev
+              WHERE kind = 'snort:alert' AND NOT {internal_src})
         UNION ALL
         SELECT * FROM (SELECT 'web', host, file, line, reading, src_ip, NULL, dst_port, 'tcp',
                NULL, {web_case()} AS family FROM ev WHERE kind = 'apache:access')
@@ -246,20 +250,21 @@ def analyze(con: duckdb.DuckDBPyConnection, profile: Finding) -> Finding:
         primary.setdefault(fam, []).append((day, n))
         vias[fam] = via
     targets = server_addresses(profile)
+    at_target: dict[str, int] = {}
+    if targets:
+        at_target = dict(
+            con.execute(
+                """SELECT family, count(*) FROM noise WHERE dst_ip IN (SELECT unnest(?))
+                OR via IN ('web', 'syslog') GROUP BY family""",
+                [sorted(targets)],
+            ).fetchall()
+        )
     families = []
     for f in FAMILIES:
         if f.key not in totals:
             continue
         _, n, sources, first, last, fw, ids, web, sys_ = totals[f.key]
         affects, why = _affects(f, profile)
-        at_target = 0
-        if targets:
-            at_target = store.scalar(
-                con,
-                "SELECT count(*) FROM noise WHERE family = ? AND (dst_ip IN (SELECT unnest(?)) "
-                "OR via IN ('web', 'syslog'))",
-                [f.key, sorted(targets)],
-            )
         families.append(
             {
                 "key": f.key,
@@ -270,7 +275,7 @@ def analyze(con: duckdb.DuckDBPyConnection, profile: Finding) -> Finding:
                 "first": first.isoformat(),
                 "last": last.isoformat(),
                 "by_source": {"firewall": fw, "IDS": ids, "web": web, "syslog": sys_},
-                "at_target": at_target,
+                "at_target": at_target.get(f.key, 0),
                 "could_affect": affects,
                 "why": why,
                 "daily": [{"day": d, "count": c} for d, c in daily.get(f.key, [])],
