@@ -36,7 +36,7 @@ from reportgen.clock import (
     infer_year,
     shift_years,
 )
-from reportgen.inputs import Limits, Opened, ReadFailure, open_inputs, read_blocks
+from reportgen.inputs import Limits, Opened, ReadFailure, is_packed, open_inputs, read_blocks
 from reportgen.model import Event, FileStats, InputProblem, ParseProblem
 
 MAX_PROBLEM_ROWS = 10_000
@@ -255,9 +255,8 @@ its size when judging whether it is worth starting workers."""
 def _file_bytes(path: str) -> int:
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(6)
-    compressed = head.startswith((b"\x1f\x8b", b"BZh", b"\xfd7zXZ", b"PK\x03\x04"))
-    return size * COMPRESSION_RATIO if compressed else size
+        head = f.read(8)
+    return size * COMPRESSION_RATIO if is_packed(head) else size
 
 
 def _input_bytes(root: str) -> int:

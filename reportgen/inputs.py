@@ -59,6 +59,14 @@ def rotation(name: str) -> tuple[str, int]:
     return m["base"], int(n)
 
 
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def is_packed(head: bytes) -> bool:
+    """Whether a file starting with ``head`` is compressed or a zip archive."""
+    return head.startswith(ZIP_MAGIC) or _magic(head) is not None
+
+
 def _magic(head: bytes) -> str | None:
     if head.startswith(b"\x1f\x8b"):
         return "gzip"
@@ -215,7 +223,7 @@ def _open_path(path: str, display: str, limits: Limits) -> Iterator[Opened]:
         return
     head = raw.read(512)
     raw.seek(0)
-    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+    if head.startswith(ZIP_MAGIC):
         yield from _zip_members(path, display, raw, limits, 1)
         return
     compression = _magic(head)

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from reportgen.model import Event, Malformed, ParseProblem
-from reportgen.sources.columns import ColumnParser, Parsed
+from reportgen.sources.columns import ColumnParser, Parsed, constant
 
 CONFIDENT = 0.5
 """Share of sampled lines a format must accept to name a file."""
@@ -164,10 +164,10 @@ def parse_lines(lines: Iterable[tuple[int, str]], choice: Choice) -> Iterator[Ev
 def may_accept(fmt: Format, raw: pa.Array) -> pa.BooleanArray:
     """Lines ``fmt`` might accept, judged from its markers alone (all, if it has none)."""
     if fmt.markers is None:
-        return pa.array([True] * len(raw), pa.bool_())
-    result = pa.array([False] * len(raw), pa.bool_())
+        return constant(True, len(raw), pa.bool_())
+    result = constant(False, len(raw), pa.bool_())
     for group in fmt.markers:
-        holds = pa.array([True] * len(raw), pa.bool_())
+        holds = constant(True, len(raw), pa.bool_())
         for marker in group:
             holds = pc.and_(holds, pc.match_substring(raw, marker))
         result = pc.or_(result, holds)

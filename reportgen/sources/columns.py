@@ -18,6 +18,7 @@ before. A property test checks the two agree on every line the fast path claims.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -25,13 +26,18 @@ from dataclasses import dataclass
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from reportgen.clock import DAY_US, US, YEARLESS_BASE, _epoch_us
+from reportgen.clock import DAY_US, MONTHS, US, YEARLESS_BASE, date_time_reading
 
 Columns = dict[str, pa.Array]
 
-_MONTH_NAMES = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-_MONTH_START = pa.array([_epoch_us(YEARLESS_BASE, m, 1, 0, 0, 0) for m in range(1, 13)], pa.int64())
-_MONTH_DAYS = pa.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], pa.int64())
+# RFC 3164 spells months "Jan"; the pattern admits no other case.
+_MONTH_NAMES = pa.array([name.capitalize() for name in MONTHS])
+_MONTH_START = pa.array(
+    [date_time_reading(YEARLESS_BASE, m, 1, 0, 0, 0) for m in MONTHS.values()], pa.int64()
+)
+_MONTH_DAYS = pa.array(
+    [calendar.monthrange(YEARLESS_BASE, m)[1] for m in MONTHS.values()], pa.int64()
+)
 _UNSAFE = r"[\x00-\x1f\x7f]"
 """Characters after which a line leaves the fast path (JSON escapes, ``\\s`` subtleties)."""
 _CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f]")
@@ -128,7 +134,7 @@ def yearless_readings(
 ) -> tuple[pa.Array, pa.BooleanArray]:
     """RFC 3164 ``Mon dd hh:mm:ss`` to readings in :data:`YEARLESS_BASE`, and where
     they are valid, by the same rules as :func:`reportgen.clock.month_day_reading`."""
-    month = pc.index_in(mon, pa.array(_MONTH_NAMES))
+    month = pc.index_in(mon, _MONTH_NAMES)
     day_n = to_int(pc.utf8_trim_whitespace(day), claimed)
     hh = to_int(pc.utf8_slice_codeunits(hms, 0, 2), claimed)
     mm = to_int(pc.utf8_slice_codeunits(hms, 3, 5), claimed)
@@ -147,6 +153,40 @@ def yearless_readings(
         pc.multiply(seconds, US),
     )
     return reading, valid
+
+
+@dataclass(frozen=True)
+class SyslogBlock:
+    """A block of syslog-carried lines read by a format's ``line_pattern``."""
+
+    groups: Columns
+    """Each named group; those in ``optional`` hold null where they took no part."""
+    claimed: pa.BooleanArray
+    """Lines the pattern matched (``key`` took part), clean, with a valid time."""
+    reading: pa.Array
+    escape: bool
+    """Whether any line holds a quote or backslash (JSON strings need escaping)."""
+
+
+def read_syslog_block(
+    pattern: re.Pattern[str],
+    text: str,
+    raw: pa.Array,
+    key: str,
+    optional: Sequence[str],
+) -> SyslogBlock | None:
+    """Match ``pattern`` (an RFC 3164 header, then the format's body) on every line
+    and read the header's time; ``key`` is a group that takes part exactly when the
+    body matched. None if the matches do not line up with the lines."""
+    found = match_lines(pattern, text, len(raw))
+    if found is None:
+        return None
+    groups = {name: found.field(name) for name in pattern.groupindex}
+    groups |= {name: given(groups[name]) for name in optional}
+    claimed = pc.and_(pc.is_valid(given(groups[key])), clean_lines(text, raw))
+    reading, valid = yearless_readings(groups["mon"], groups["day"], groups["hms"], claimed)
+    escape = '"' in text or "\\" in text
+    return SyslogBlock(groups, pc.and_(claimed, valid), reading, escape)
 
 
 def json_string(values: pa.Array, escape: bool = True) -> pa.Array:

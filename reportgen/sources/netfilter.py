@@ -125,25 +125,16 @@ def parse_line(text: str, number: int) -> Event | str:
 # FIELDS matches, as parse_line's loop finds it.
 WHOLE = line_pattern("(?>" + RFC3164_HEAD + ")(?P<prefix>.*?)" + FIELDS.pattern)
 _UPTIME_PREFIX = r"^\[ *(?P<u>[0-9]+\.[0-9]+)\] *"
+_OPTIONAL = tuple(n for n in WHOLE.groupindex if n not in ("mon", "day", "hms", "prefix", "flags"))
+"""Groups read as null where they took no part (the others are used as matched)."""
 
 
 def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
     """Every line of a block at once; see :mod:`reportgen.sources.columns`."""
-    found = col.match_lines(WHOLE, text, len(raw))
-    if found is None:
+    block = col.read_syslog_block(WHOLE, text, raw, "src", _OPTIONAL)
+    if block is None:
         return None
-    g = {name: found.field(name) for name in ("mon", "day", "hms", "prefix", "flags")}
-    g |= {
-        name: col.given(found.field(name))
-        for name in (
-            "host", "prog", "pid", "iface_in", "bridged", "physin", "iface_out", "physout",
-            "mac", "src", "dst", "length", "ttl", "hoplimit", "proto", "spt", "dpt", "window",
-            "icmp_type", "icmp_code",
-        )
-    }  # fmt: skip
-    claimed = pc.and_(pc.is_valid(g["src"]), col.clean_lines(text, raw))
-    reading, valid = col.yearless_readings(g["mon"], g["day"], g["hms"], claimed)
-    claimed = pc.and_(claimed, valid)
+    g, claimed = block.groups, block.claimed
     prefix = g["prefix"]
     uptime = col.given(pc.struct_field(pc.extract_regex(prefix, _UPTIME_PREFIX), "u"))
     has_uptime = pc.and_(pc.starts_with(prefix, "["), pc.is_valid(uptime))
@@ -151,10 +142,9 @@ def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
     label = col.given(pc.utf8_trim(pc.utf8_rtrim(pc.utf8_trim(label, " "), ":"), " "))
     flags = g["flags"]
     ttl = pc.coalesce(g["ttl"], g["hoplimit"])
-    escape = '"' in text or "\\" in text
 
     def s(values: pa.Array) -> pa.Array:
-        return col.json_string(values, escape)
+        return col.json_string(values, block.escape)
 
     extra = col.json_object(
         [
@@ -172,5 +162,5 @@ def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
             ("uptime", s(uptime), has_uptime),
         ]
     )
-    columns = col.syslog_flow(g, claimed, reading, NAME, "netfilter:packet")
+    columns = col.syslog_flow(g, claimed, block.reading, NAME, "netfilter:packet")
     return col.Parsed(claimed, columns | {"action": label, "extra": extra})

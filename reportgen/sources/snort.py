@@ -153,25 +153,20 @@ def parse_line(text: str, number: int) -> Event | str:
 # The columnar fast path, for syslog-wrapped alerts: the header read exactly as
 # read_envelope reads it (an atomic group), then ALERT from the message's start.
 WHOLE = line_pattern("(?>" + RFC3164_HEAD + ")" + ALERT.pattern)
+_OPTIONAL = tuple(
+    n for n in WHOLE.groupindex if n not in ("mon", "day", "hms", "msg", "class", "proto")
+)
+"""Groups read as null where they took no part (the others are used as matched)."""
 
 
 def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
     """Every line of a block at once; see :mod:`reportgen.sources.columns`."""
-    found = col.match_lines(WHOLE, text, len(raw))
-    if found is None:
+    block = col.read_syslog_block(WHOLE, text, raw, "gid", _OPTIONAL)
+    if block is None:
         return None
-    g = {name: found.field(name) for name in ("mon", "day", "hms", "msg", "class", "proto")}
-    g |= {
-        name: col.given(found.field(name))
-        for name in ("host", "prog", "pid", "gid", "sid", "rev", "classified", "prio", "src",
-                     "spt", "dst", "dpt")
-    }  # fmt: skip
-    claimed = pc.and_(pc.is_valid(g["gid"]), col.clean_lines(text, raw))
-    claimed = pc.and_(claimed, pc.fill_null(pc.match_substring(g["prog"], "snort"), False))
-    numbers = (g["pid"], g["gid"], g["sid"], g["rev"], g["prio"])
-    claimed = pc.and_(claimed, col.fits(*numbers))
-    reading, valid = col.yearless_readings(g["mon"], g["day"], g["hms"], claimed)
-    claimed = pc.and_(claimed, valid)
+    g = block.groups
+    claimed = pc.and_(block.claimed, pc.fill_null(pc.match_substring(g["prog"], "snort"), False))
+    claimed = pc.and_(claimed, col.fits(g["pid"], g["gid"], g["sid"], g["rev"], g["prio"]))
 
     def number(name: str) -> pa.Array:
         return pc.cast(col.to_int(g[name], claimed), pa.string())
@@ -183,13 +178,13 @@ def parse_columns(text: str, raw: pa.Array) -> col.Parsed | None:
             ("rev", number("rev"), None),
             (
                 "classification",
-                col.json_string(g["class"], '"' in text or "\\" in text),
+                col.json_string(g["class"], block.escape),
                 pc.is_valid(g["classified"]),
             ),
             ("priority", number("prio"), pc.is_valid(g["prio"])),
         ]
     )
-    columns = col.syslog_flow(g, claimed, reading, NAME, "snort:alert")
+    columns = col.syslog_flow(g, claimed, block.reading, NAME, "snort:alert")
     return col.Parsed(
         claimed,
         columns
